@@ -1,0 +1,68 @@
+/**
+ * The model contract shared by sampling, training, checkpoints and the RL loop.
+ * One decoder class serves both families; `family` selects the blocks.
+ */
+import type * as tf from "@tensorflow/tfjs-core";
+
+/** Architecture of a decoder-only transformer (the fields mirror Hugging Face config.json). */
+export interface ModelConfig {
+  /** "gpt2": learned positions, pre-LayerNorm, GELU MLP. "llama": RoPE, RMSNorm, SwiGLU, GQA (Llama, Qwen2). */
+  family: "gpt2" | "llama";
+  vocabSize: number;
+  /** maximum sequence length (prompt + response) */
+  contextLength: number;
+  layers: number;
+  /** hidden size d_model */
+  width: number;
+  heads: number;
+  /** key/value heads for grouped-query attention; = heads for plain multi-head attention */
+  kvHeads: number;
+  /** MLP inner width (gpt2: usually 4*width; llama: intermediate_size) */
+  ffnWidth: number;
+  /** LayerNorm / RMSNorm epsilon */
+  normEps: number;
+  /** llama family: RoPE base */
+  ropeTheta: number;
+  /** Qwen2: bias on q, k, v projections */
+  qkvBias: boolean;
+  /** output head shares the token embedding matrix */
+  tieEmbeddings: boolean;
+  /** seed of the initialisation */
+  seed: number;
+}
+
+/** Named parameters, keyed by their Hugging Face names (e.g. "transformer.h.0.attn.c_attn.weight"). */
+export type ParamMap = Map<string, tf.Variable>;
+
+/** Per-token scores of given sequences, one forward pass. */
+export interface TokenScores {
+  /** [B, T-1]: log pi(tokens[b, t+1] | tokens[b, <= t]) */
+  logp: tf.Tensor2D;
+  /** [B, T-1]: entropy of the next-token distribution at position t (nats) */
+  entropy: tf.Tensor2D;
+}
+
+export interface SampleOptions {
+  maxNewTokens: number;
+  /** 0 = greedy */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  /** a sequence stops (stop text included) when its decoded response ends with one of these */
+  stop?: string[];
+  /** token ids that end a sequence (eos), not included in the output */
+  stopTokens?: number[];
+  seed?: number;
+}
+
+export interface SampleResult {
+  /** generated token ids (prompt excluded) */
+  tokens: number[];
+  text: string;
+  /** log-prob of each generated token under the sampling distribution before temperature (the policy) */
+  logp: number[];
+  /** entropy of the policy's next-token distribution at each generated token */
+  entropy: number[];
+  /** true when maxNewTokens or the context ran out before a stop */
+  truncated: boolean;
+}
