@@ -7,7 +7,28 @@ import type { ModelConfig } from "../src/model/types.js";
 
 export type Granularity = "group" | "response" | "step" | "token";
 
-/** A typed formula in the IR that the formula compiler turns into a tensor program. */
+/**
+ * A typed formula in the IR that the formula compiler (src/rl/formula) turns into a tensor program.
+ * `level` is the node's granularity as the checker inferred it; the evaluator broadcasts coarser
+ * operands down to it.
+ *
+ * ref names (built-ins; anything else is a probe, reward or let name):
+ *   token:    logp (rollout-time policy), logp_ref, logratio (= logp - logp_ref), entropy, position
+ *   step:     index, tokens, label (code: essential 0, redundant 1, slip 2, fix 3, answer 4, unknown -1),
+ *             step_reward (declared step-level rewards at their step + response-level reward on the last step),
+ *             each probe NAME (its value before the step: u[k], k = 0..K-1)
+ *   response: outcome, tokens, steps, truncated (0/1),
+ *             reward (sum of declared rewards; outcome when none is declared)
+ * unary fn:   neg, not, exp, log, abs, sigmoid, sqrt
+ * binary fn:  + - * / ^ < <= > >= == != and or
+ * call fn:
+ *   math:       min(a,b) max(a,b) clip(x,lo,hi)
+ *   reductions: sum mean last max min     opts.over = "step" | "response"   (one level up)
+ *   group ops:  center zscore rank        opts.by = "position" | "step_index" (absent: all elements of the group at x's level)
+ *   scans:      cumsum revcumsum (within a response, over its tokens or steps)
+ *               discount(x, gamma)        sum_l gamma^l x[k+l]
+ *               gae(reward, value, gamma, lambda)  step level, u[K] = 0 (SSPO)
+ */
 export type Formula =
   | { op: "num"; value: number; level: Granularity }
   | { op: "ref"; name: string; level: Granularity } // a built-in, probe, reward or let

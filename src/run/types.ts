@@ -1,0 +1,80 @@
+/**
+ * What a run writes to runs/<name>/ and emits as events. Analytics, the kernel and the CLI read
+ * these files; nothing else is shared between them.
+ *
+ *   runs/<name>/spec.sw            the spec text
+ *   runs/<name>/plan.json          the compiled ExperimentPlan
+ *   runs/<name>/run.json           RunInfo
+ *   runs/<name>/metrics.jsonl      one MetricsRow per line
+ *   runs/<name>/steps.jsonl        one StepRecord per line
+ *   runs/<name>/rollouts/iter-N.json   RolloutBatch (src/rl/batch.ts) of RL iteration N
+ *   runs/<name>/checkpoints/<tag>/     config.json, model.safetensors, tokenizer.json, optimizer.safetensors, state.json
+ */
+
+export interface RunInfo {
+  name: string;
+  backend: string;
+  started: string; // ISO time
+  seed: number;
+  status: "running" | "finished" | "interrupted" | "failed";
+  message?: string;
+}
+
+/**
+ * One line of metrics.jsonl. Training rows: stage ("sft", "rl", "dpo", "step_dpo") and iteration
+ * (or step), plus namespaced metrics as TRL names them. Evaluation rows: stage "eval", after (the
+ * stage just finished), accuracy, mean_tokens, mean_steps, redundant_step_frac.
+ */
+export interface MetricsRow {
+  stage: string;
+  iteration?: number;
+  after?: string;
+  time: number; // seconds since run start
+  [metric: string]: number | string | undefined;
+}
+
+/** Metric names used in training rows (TRL-style namespaces). */
+export const METRIC = {
+  accuracy: "reward/accuracy",
+  rewardMean: "reward/mean",
+  rewardStd: "reward/std",
+  fracZeroStd: "reward/frac_zero_std",
+  meanTokens: "completions/mean_length",
+  maxTokens: "completions/max_length",
+  meanSteps: "completions/mean_steps",
+  truncated: "completions/clipped_ratio",
+  entropy: "entropy",
+  kl: "kl",
+  clipRatio: "clip_ratio/region_mean",
+  loss: "loss",
+  gradNorm: "grad_norm",
+  lr: "learning_rate",
+  rolloutTps: "throughput/rollout_tokens_per_s",
+  trainTps: "throughput/train_tokens_per_s",
+  wall: "time/iteration_s",
+} as const;
+
+/** One line of steps.jsonl: a step of a sampled response. */
+export interface StepRecord {
+  stage: string;
+  iteration: number;
+  group: number;
+  response: number; // index within the batch (group by group)
+  step: number; // step index within the response
+  tokens: number;
+  text: string;
+  label?: string;
+  advantage: number; // the step's mean token advantage
+  outcome: number;
+  probes: Record<string, number>; // each probe's value before this step
+}
+
+export type RunEvent =
+  | { type: "stage"; stage: string; total: number }
+  | { type: "progress"; stage: string; done: number; total: number; metrics: Record<string, number> }
+  | { type: "iteration"; row: MetricsRow }
+  | { type: "eval"; row: MetricsRow; samples: { prompt: string; response: string; correct: boolean }[] }
+  | { type: "checkpoint"; path: string }
+  | { type: "finished"; summary: Record<string, number | string> }
+  | { type: "interrupted"; checkpoint: string }
+  | { type: "failed"; message: string; checkpoint?: string };
