@@ -188,7 +188,7 @@ function mergeShort(ranges: [number, number][], minTokens: number): [number, num
   const out: [number, number][] = [];
   let pendingStart: number | null = null;
   for (const [b, e] of ranges) {
-    const start = pendingStart ?? b;
+    const start: number = pendingStart ?? b;
     if (e - start < minTokens) {
       pendingStart = start; // too short: carry into the next step
     } else {
