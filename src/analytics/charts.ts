@@ -1,0 +1,302 @@
+/**
+ * vega-lite chart builders: pure functions from run tables to vega-lite 5 specs with the data
+ * inlined (aggregated first, so specs stay small). Every spec carries a v5 `$schema`: JupyterLab
+ * and VS Code render `application/vnd.vegalite.v5+json`, and there is no v6 renderer.
+ * Render them with render.ts (SVG, PNG, MIME bundles).
+ */
+import type { ColumnTable } from "arquero";
+import type { TopLevelSpec } from "vega-lite";
+import { METRIC } from "../run/types.js";
+import { stepLabelAuc } from "./auc.js";
+import { PROBE_PREFIX, evalRows, probeNames, stepValues, trainRows } from "./tables.js";
+
+export type ChartSpec = TopLevelSpec;
+
+export const VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json";
+
+/** The font every chart asks for; render.ts hands resvg DejaVu Sans for it. */
+export const CHART_FONT = "DejaVu Sans, sans-serif";
+
+export interface ChartOptions {
+  title?: string;
+  /** width of one panel in pixels (default 360) */
+  width?: number;
+  /** height of one panel in pixels (default 200) */
+  height?: number;
+}
+
+type Row = Record<string, unknown>;
+
+/** Step labels in the order a reader expects them (src/task/types.ts StepLabel). */
+export const LABEL_ORDER = ["essential", "redundant", "slip", "fix", "answer", "unknown"];
+
+function base(title: string, o: ChartOptions) {
+  return {
+    $schema: VEGA_LITE_SCHEMA,
+    title: o.title ?? title,
+    background: "white",
+    config: { font: CHART_FONT, view: { stroke: "#ddd" } },
+  } as const;
+}
+
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
+/** An axis with integer ticks only (iterations, step indices): at most ~10 of them. */
+function intAxis(values: Row[], field: string) {
+  const xs = values.map((r) => r[field]).filter((v): v is number => typeof v === "number");
+  const lo = xs.length ? Math.min(...xs) : 0;
+  const hi = xs.length ? Math.max(...xs) : 1;
+  const every = Math.max(1, Math.ceil((hi - lo) / 10));
+  const ticks: number[] = [];
+  for (let v = Math.ceil(lo); v <= hi; v += every) ticks.push(v);
+  return { values: ticks, format: "d" };
+}
+
+/** Colour by iteration: distinct colours for a few iterations, a gradient for many. */
+function iterationColor(values: Row[]) {
+  const n = new Set(values.map((r) => r.iteration)).size;
+  return n <= 12
+    ? { field: "iteration", type: "ordinal" as const, title: "iteration", scale: { scheme: "viridis" } }
+    : { field: "iteration", type: "quantitative" as const, title: "iteration", scale: { scheme: "viridis" }, legend: { type: "gradient" as const, format: "d" } };
+}
+
+/**
+ * Step value by step index, one line per RL iteration: the SSPO/SPPD view of how a probe's
+ * value evolves along the reasoning chain (mean over the iteration's responses).
+ * @example
+ *   const spec = stepValueChart(run.steps, { probe: "belief" });
+ *   display(await chartBundle(spec));
+ */
+export function stepValueChart(steps: ColumnTable, options: ChartOptions & { probe?: string } = {}): ChartSpec {
+  const probe = options.probe ?? probeNames(steps)[0] ?? "value";
+  const values = stepValues(steps, options.probe).objects() as Row[];
+  return {
+    ...base(`Step value (${probe}) by step index, per iteration`, options),
+    width: options.width ?? 360,
+    height: options.height ?? 200,
+    data: { values },
+    mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "step", type: "quantitative", title: "step index", axis: intAxis(values, "step") },
+      y: { field: "value", type: "quantitative", title: `${probe} (mean before step)` },
+      color: iterationColor(values),
+      detail: { field: "iteration", type: "nominal" },
+      tooltip: [
+        { field: "iteration", type: "quantitative" },
+        { field: "step", type: "quantitative" },
+        { field: "value", type: "quantitative", format: ".3f" },
+        { field: "n", type: "quantitative", title: "steps averaged" },
+      ],
+    },
+  };
+}
+
+/**
+ * Entropy and KL to the reference over training iterations, one panel each.
+ * @example entropyKlChart(run.metrics)
+ */
+export function entropyKlChart(metrics: ColumnTable, options: ChartOptions = {}): ChartSpec {
+  const values: Row[] = [];
+  for (const r of trainRows(metrics).objects() as Row[]) {
+    const it = num(r.iteration);
+    if (it === null) continue;
+    for (const [metric, key] of [["entropy", METRIC.entropy], ["KL", METRIC.kl]] as const) {
+      const v = num(r[key]);
+      if (v !== null) values.push({ iteration: it, stage: r.stage, metric, value: v });
+    }
+  }
+  return {
+    ...base("Entropy and KL over iterations", options),
+    data: { values },
+    facet: { row: { field: "metric", type: "nominal", title: null, sort: ["entropy", "KL"] } },
+    resolve: { scale: { y: "independent" } },
+    spec: {
+      width: options.width ?? 360,
+      height: options.height ?? 140,
+      mark: { type: "line", point: true },
+      encoding: {
+        x: { field: "iteration", type: "quantitative", title: "iteration", axis: intAxis(values, "iteration") },
+        y: { field: "value", type: "quantitative", title: null },
+        color: { field: "stage", type: "nominal", title: "stage" },
+      },
+    },
+  };
+}
+
+/**
+ * Accuracy and mean response tokens over iterations: training rows (reward/accuracy,
+ * completions/mean_length) and evaluation rows (accuracy, mean_tokens), one panel per metric.
+ * Evaluation rows sit at the number of iterations done before them (tables.ts evalRows).
+ * @example accuracyTokensChart(run.metrics)
+ */
+export function accuracyTokensChart(metrics: ColumnTable, options: ChartOptions = {}): ChartSpec {
+  const values: Row[] = [];
+  const add = (iteration: unknown, source: string, metric: string, v: unknown) => {
+    const it = num(iteration);
+    const x = num(v);
+    if (it !== null && x !== null) values.push({ iteration: it, source, metric, value: x });
+  };
+  for (const r of trainRows(metrics).objects() as Row[]) {
+    add(r.iteration, `train (${r.stage})`, "accuracy", r[METRIC.accuracy]);
+    add(r.iteration, `train (${r.stage})`, "mean tokens", r[METRIC.meanTokens]);
+  }
+  for (const r of evalRows(metrics).objects() as Row[]) {
+    add(r.iteration, "eval", "accuracy", r.accuracy);
+    add(r.iteration, "eval", "mean tokens", r.mean_tokens);
+  }
+  return {
+    ...base("Accuracy and mean tokens over iterations", options),
+    data: { values },
+    facet: { column: { field: "metric", type: "nominal", title: null, sort: ["accuracy", "mean tokens"] } },
+    resolve: { scale: { y: "independent" } },
+    spec: {
+      width: options.width ?? 280,
+      height: options.height ?? 200,
+      mark: { type: "line", point: true },
+      encoding: {
+        x: { field: "iteration", type: "quantitative", title: "iteration", axis: intAxis(values, "iteration") },
+        y: { field: "value", type: "quantitative", title: null },
+        color: { field: "source", type: "nominal", title: "rows" },
+        strokeDash: { field: "source", type: "nominal", title: "rows" },
+      },
+    },
+  };
+}
+
+/**
+ * Distributions of response rewards (rollouts table) and step advantages (steps table),
+ * side by side.
+ * @example rewardAdvantageChart(run.rollouts, run.steps)
+ */
+export function rewardAdvantageChart(rollouts: ColumnTable, steps: ColumnTable, options: ChartOptions = {}): ChartSpec {
+  const rewards = (rollouts.objects() as Row[]).filter((r) => num(r.reward) !== null).map((r) => ({ reward: r.reward, iteration: r.iteration }));
+  const advantages = (steps.objects() as Row[]).filter((r) => num(r.advantage) !== null).map((r) => ({ advantage: r.advantage, iteration: r.iteration }));
+  const panel = (field: string, title: string, values: Row[]) => ({
+    title,
+    width: options.width ?? 260,
+    height: options.height ?? 180,
+    data: { values },
+    mark: { type: "bar" as const, tooltip: true },
+    encoding: {
+      x: { field, type: "quantitative" as const, bin: { maxbins: 20 }, title: field },
+      y: { aggregate: "count" as const, type: "quantitative" as const, title: "count" },
+    },
+  });
+  return {
+    ...base("Reward and advantage distributions", options),
+    hconcat: [panel("reward", "reward per response", rewards), panel("advantage", "mean advantage per step", advantages)],
+  };
+}
+
+/**
+ * A probe's step value against the task's ground-truth step label (box plot), titled with the
+ * AUC of the value's change over a step at telling essential steps from the others.
+ * @example stepValueByLabelChart(run.steps, { probe: "belief" })
+ */
+export function stepValueByLabelChart(steps: ColumnTable, options: ChartOptions & { probe?: string } = {}): ChartSpec {
+  const probe = options.probe ?? probeNames(steps)[0];
+  const col = PROBE_PREFIX + (probe ?? "");
+  const values = (steps.objects() as Row[])
+    .filter((r) => typeof r.label === "string" && num(r[col]) !== null)
+    .map((r) => ({ label: r.label, value: r[col], iteration: r.iteration }));
+  let subtitle: string | undefined;
+  if (probe !== undefined && values.length > 0) {
+    const { auc, positives, negatives } = stepLabelAuc(steps, { probe, positive: ["essential"], score: "delta" });
+    if (Number.isFinite(auc)) subtitle = `AUC (value change, essential vs other): ${auc.toFixed(3)} over ${positives}+${negatives} steps`;
+  }
+  const present = LABEL_ORDER.filter((l) => values.some((v) => v.label === l));
+  const extra = [...new Set(values.map((v) => v.label as string))].filter((l) => !LABEL_ORDER.includes(l));
+  return {
+    ...base(`Step value (${probe ?? "none"}) by ground-truth label`, options),
+    ...(subtitle ? { title: { text: options.title ?? `Step value (${probe}) by ground-truth label`, subtitle } } : {}),
+    width: options.width ?? 320,
+    height: options.height ?? 200,
+    data: { values },
+    mark: { type: "boxplot", extent: 1.5 },
+    encoding: {
+      x: { field: "label", type: "nominal", title: "label", sort: [...present, ...extra], axis: { labelAngle: 0 } },
+      y: { field: "value", type: "quantitative", title: `${probe ?? "value"} before step` },
+      color: { field: "label", type: "nominal", legend: null, sort: [...present, ...extra] },
+    },
+  };
+}
+
+/** One run of a comparison: its method name (runs with the same name are seeds) and metrics. */
+export interface MethodRun {
+  method: string;
+  metrics: ColumnTable;
+  steps?: ColumnTable;
+}
+
+/** The series a method comparison can show, and the training metric each reads. */
+export const COMPARE_SERIES = {
+  accuracy: METRIC.accuracy,
+  "mean tokens": METRIC.meanTokens,
+  entropy: METRIC.entropy,
+  "mean steps": METRIC.meanSteps,
+} as const;
+
+/**
+ * Methods compared over iterations: one panel per series (default accuracy and mean tokens),
+ * one colour per method, the line the mean over seeds and the band ± one standard deviation.
+ * @example methodComparisonChart([{ method: "grpo", metrics: a.metrics }, { method: "sspo", metrics: b.metrics }])
+ */
+export function methodComparisonChart(
+  runs: MethodRun[],
+  options: ChartOptions & { series?: (keyof typeof COMPARE_SERIES)[] } = {},
+): ChartSpec {
+  const series = options.series ?? ["accuracy", "mean tokens"];
+  const values: Row[] = [];
+  runs.forEach((run, seed) => {
+    for (const r of trainRows(run.metrics).objects() as Row[]) {
+      const it = num(r.iteration);
+      if (it === null) continue;
+      for (const s of series) {
+        const v = num(r[COMPARE_SERIES[s]]);
+        if (v !== null) values.push({ method: run.method, run: seed, iteration: it, metric: s, value: v });
+      }
+    }
+  });
+  const x = { field: "iteration", type: "quantitative" as const, title: "iteration", axis: intAxis(values, "iteration") };
+  const color = { field: "method", type: "nominal" as const, title: "method" };
+  return {
+    ...base(`Methods compared: ${series.join(", ")}`, options),
+    data: { values },
+    facet: { column: { field: "metric", type: "nominal", title: null, sort: series } },
+    resolve: { scale: { y: "independent" } },
+    spec: {
+      width: options.width ?? 280,
+      height: options.height ?? 200,
+      layer: [
+        { mark: { type: "errorband", extent: "stdev", opacity: 0.2 }, encoding: { x, y: { field: "value", type: "quantitative", title: null }, color } },
+        { mark: { type: "line", point: true }, encoding: { x, y: { aggregate: "mean", field: "value", type: "quantitative", title: null }, color } },
+      ],
+    },
+  };
+}
+
+/**
+ * Step value by step index per method (mean over each method's runs at their last RL iteration).
+ * @example stepValueByMethodChart([{ method: "sspo", metrics: r.metrics, steps: r.steps }], { probe: "belief" })
+ */
+export function stepValueByMethodChart(runs: MethodRun[], options: ChartOptions & { probe?: string } = {}): ChartSpec {
+  const values: Row[] = [];
+  for (const run of runs) {
+    if (!run.steps || run.steps.numRows() === 0) continue;
+    const sv = stepValues(run.steps, options.probe).objects() as Row[];
+    const last = Math.max(...sv.map((r) => r.iteration as number));
+    for (const r of sv) if (r.iteration === last) values.push({ method: run.method, step: r.step, value: r.value });
+  }
+  return {
+    ...base(`Step value (${options.probe ?? "first probe"}) by step index, last iteration, per method`, options),
+    width: options.width ?? 360,
+    height: options.height ?? 200,
+    data: { values },
+    mark: { type: "line", point: true },
+    encoding: {
+      x: { field: "step", type: "quantitative", title: "step index", axis: intAxis(values, "step") },
+      y: { aggregate: "mean", field: "value", type: "quantitative", title: "value before step" },
+      color: { field: "method", type: "nominal", title: "method" },
+    },
+  };
+}
