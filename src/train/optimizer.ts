@@ -65,7 +65,7 @@ export function globalNorm(tensors: tf.Tensor[]): tf.Scalar {
   return tf.tidy(() => {
     if (tensors.length === 0) return tf.scalar(0);
     const sq = tensors.map((g) => tf.sum(tf.square(g)));
-    return tf.sqrt(tf.addN(sq));
+    return tf.sqrt(tf.addN(sq)) as tf.Scalar;
   });
 }
 

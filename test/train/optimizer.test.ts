@@ -44,7 +44,7 @@ test("AdamW: two steps equal hand-computed numbers (and torch.optim.AdamW)", () 
   assert.equal(opt.decaysParam(B), false);
   // Step 1, lr 0.1: m = 0.1 g, v = 0.05 g^2, so m^ = g, v^ = g^2 and the update is lr * sign(g).
   // w <- w (1 - 0.1 * 0.1) - 0.1 sign(g): [[0.99 - 0.1, 1.98 + 0.1], [2.97 - 0.1, 3.96 - 0]]
-  const g1 = new Map([[W, tf.tensor2d([[0.1, -0.2], [0.3, 0]])], [B, tf.tensor1d([1, -1])]]);
+  const g1 = new Map<string, tf.Tensor>([[W, tf.tensor2d([[0.1, -0.2], [0.3, 0]])], [B, tf.tensor1d([1, -1])]]);
   const info = opt.step(g1, 0.1);
   assert.equal(info.applied, true);
   assert.equal(info.clipped, false);
@@ -53,7 +53,7 @@ test("AdamW: two steps equal hand-computed numbers (and torch.optim.AdamW)", () 
   close(p.get(B)!.dataSync(), [0.4, -0.4], 1e-6, "b1");
   // Step 2, lr 0.05, bias g = [0.5, 0.25]: for b[0], m = 0.09 + 0.05 = 0.14, v = 0.0475 + 0.0125 = 0.06,
   // m^ = 0.14 / 0.19, v^ = 0.06 / 0.0975, b = 0.4 - 0.05 * 0.736842 / 0.784465 = 0.353035
-  const g2 = new Map([[W, tf.tensor2d([[0.05, 0.1], [-0.3, 0.2]])], [B, tf.tensor1d([0.5, 0.25])]]);
+  const g2 = new Map<string, tf.Tensor>([[W, tf.tensor2d([[0.05, 0.1], [-0.3, 0.2]])], [B, tf.tensor1d([0.5, 0.25])]]);
   opt.step(g2, 0.05);
   close(p.get(W)!.dataSync(), [0.83858536, 2.08301847, 2.85828158, 3.903452], 1e-6, "w2");
   close(p.get(B)!.dataSync(), [0.35303535, -0.37626170], 1e-6, "b2");
@@ -71,7 +71,7 @@ test("gradient clipping: pre-clip norm returned, moments see the clipped gradien
   const p = params();
   const opt = new AdamW(p, { maxGradNorm: 1 });
   // norm = sqrt(3^2 + 4^2) = 5 -> scale = 1 / (5 + 1e-6)
-  const g = new Map([[W, tf.tensor2d([[3, 0], [0, 4]])], [B, tf.tensor1d([0, 0])]]);
+  const g = new Map<string, tf.Tensor>([[W, tf.tensor2d([[3, 0], [0, 4]])], [B, tf.tensor1d([0, 0])]]);
   const info = opt.step(g, 0.01);
   assert.equal(info.clipped, true);
   close([info.gradNorm], [5], 1e-6);
@@ -86,7 +86,7 @@ test("gradient clipping: pre-clip norm returned, moments see the clipped gradien
   n.dispose();
   // a non-finite norm skips the update: parameters and step count stay
   const before = Array.from(p.get(W)!.dataSync());
-  const bad = new Map([[W, tf.tensor2d([[NaN, 0], [0, 1]])]]);
+  const bad = new Map<string, tf.Tensor>([[W, tf.tensor2d([[NaN, 0], [0, 1]])]]);
   const skipped = opt.step(bad, 0.01);
   assert.equal(skipped.applied, false);
   assert.equal(opt.stepCount, 1);
@@ -113,7 +113,7 @@ test("getState/setState: a restored optimizer continues exactly; no tensor leaks
   const pb = params();
   const a = new AdamW(pa);
   const b = new AdamW(pb);
-  const grads = (k: number) => new Map([[W, tf.tensor2d([[k, -k], [0.5 * k, 1]])], [B, tf.tensor1d([k, 2])]]);
+  const grads = (k: number) => new Map<string, tf.Tensor>([[W, tf.tensor2d([[k, -k], [0.5 * k, 1]])], [B, tf.tensor1d([k, 2])]]);
   const run = (opt: AdamW, k: number) => {
     const g = grads(k);
     opt.step(g, 0.01);
