@@ -1,0 +1,234 @@
+/**
+ * The Stepwise kernel: what each request does. Protocol details live in protocol/; tslab's
+ * executor in executor.ts; DSL cells in dsl-cell.ts; runs in run-cell.ts.
+ */
+import { inspect as utilInspect } from "node:util";
+import { createRequire } from "node:module";
+import type { Message, Publisher } from "./protocol/index.js";
+import type { KernelHandler } from "./protocol/server.js";
+import { createStepwiseExecutor, type StepwiseExecutor } from "./executor.js";
+import { beginCell, endCell, interruptCell, InterruptedError } from "./interrupt.js";
+import { diagnosticsError, isDslCell, loadCompiler, parseMagic, specSource } from "./dsl-cell.js";
+import { planSummaryBundle } from "./plan-summary.js";
+import { runPlanInCell } from "./run-cell.js";
+import { ensureStepwiseTypes } from "./stepwise-types.js";
+import { registerSink } from "../src/display/sink.js";
+import { toWire } from "../src/display/bundles.js";
+import type { MimeBundle } from "../src/display/types.js";
+import { kernelLog } from "./log.js";
+
+const require = createRequire(import.meta.url);
+const { isCompleteCode } = require("tslab/dist/converter.js") as typeof import("tslab/dist/converter.js");
+const { printQuickInfo } = require("tslab/dist/inspect") as { printQuickInfo(info: unknown): string };
+const tslabJupyter = require("tslab/dist/jupyter") as { lastWriteDisplayData: unknown };
+
+const VERSION = "0.1.0";
+
+/** A value that says how it wants to be shown (also `toMimeBundle()`). */
+export const MIME_BUNDLE = Symbol.for("stepwise.mimeBundle");
+
+interface JupyterError {
+  ename: string;
+  evalue: string;
+  traceback: string[];
+}
+
+class CellError extends Error {
+  constructor(readonly jupyter: JupyterError) {
+    super(jupyter.evalue);
+  }
+}
+
+/**
+ * A user's traceback: the "Name: message" line and the cell's frames. Node prefixes vm errors
+ * with a source excerpt, and every cell's stack ends in the kernel's machinery (vm, tslab, the
+ * protocol layer): both are cut.
+ */
+export function cleanStack(stack: string, name: string): string[] {
+  const lines = stack.split("\n");
+  const start = lines.findIndex((l) => l.startsWith(name));
+  const out = start >= 0 ? lines.slice(start) : lines;
+  const end = out.findIndex((l) => /node:vm|sigintHandlersWrap|[\\/]tslab[\\/]dist[\\/]|[\\/]kernel[\\/](executor|kernel|protocol[\\/]server)\.ts/.test(l));
+  return end > 0 ? out.slice(0, end) : out;
+}
+
+export function toJupyterError(e: unknown): JupyterError {
+  if (e instanceof CellError) return e.jupyter;
+  if (e instanceof Error) {
+    const code = (e as { code?: string }).code;
+    if (code === "ERR_SCRIPT_EXECUTION_INTERRUPTED" || e.message === "Interrupted asynchronously" || e instanceof InterruptedError || e.name === "InterruptedError") {
+      return { ename: "InterruptedError", evalue: "cell interrupted", traceback: ["InterruptedError: cell interrupted"] };
+    }
+    return { ename: e.name || "Error", evalue: e.message, traceback: cleanStack(e.stack ?? `${e.name}: ${e.message}`, e.name || "Error") };
+  }
+  const s = utilInspect(e);
+  return { ename: "Error", evalue: `thrown value: ${s}`, traceback: [`Uncaught ${s}`] };
+}
+
+/** The MIME bundle of a cell's value: its own, else util.inspect text. */
+export function valueBundle(value: unknown): MimeBundle {
+  if (value !== null && (typeof value === "object" || typeof value === "function")) {
+    const v = value as { [MIME_BUNDLE]?: () => MimeBundle; toMimeBundle?: () => MimeBundle };
+    const own = v[MIME_BUNDLE] ?? v.toMimeBundle;
+    if (typeof own === "function") {
+      const b = own.call(value);
+      if (b && typeof b === "object") return b;
+    }
+  }
+  return { "text/plain": utilInspect(value, { depth: 4, maxArrayLength: 50 }) };
+}
+
+export class StepwiseKernel implements KernelHandler {
+  private count = 0;
+  private readonly exec: StepwiseExecutor;
+  private io: Publisher | null = null;
+  private typesReady: Promise<void>;
+
+  constructor() {
+    this.exec = createStepwiseExecutor(process.cwd());
+    this.redirectStreams();
+    registerSink({ kind: "stepwise", send: (t, c) => this.io?.publish(t, c) });
+    // tslab's own display API (`import * as tslab from "tslab"`) works here too
+    tslabJupyter.lastWriteDisplayData = (data: Record<string, unknown>, update: boolean) =>
+      this.io?.publish(update ? "update_display_data" : "display_data", { transient: {}, ...data });
+    this.typesReady = ensureStepwiseTypes()
+      .then((dts) => {
+        if (dts) this.exec.useStepwiseTypes(dts);
+      })
+      .catch((e) => kernelLog(`no stepwise typings: ${String(e)}`));
+  }
+
+  /** Cells' stdout/stderr go to the current request (also after it ends, as ipykernel does). */
+  private redirectStreams(): void {
+    const decoder = new TextDecoder();
+    for (const name of ["stdout", "stderr"] as const) {
+      const stream = process[name];
+      const original = stream.write.bind(stream);
+      stream.write = ((chunk: string | Uint8Array, enc?: unknown, cb?: unknown) => {
+        const text = typeof chunk === "string" ? chunk : decoder.decode(chunk);
+        if (this.io) this.io.publish("stream", { name, text });
+        else original(chunk as string);
+        const done = typeof enc === "function" ? enc : cb;
+        if (typeof done === "function") (done as () => void)();
+        return true;
+      }) as typeof stream.write;
+    }
+  }
+
+  kernelInfo(): Record<string, unknown> {
+    return {
+      protocol_version: "5.3",
+      implementation: "stepwise",
+      implementation_version: VERSION,
+      language_info: {
+        name: "typescript",
+        version: (require("@tslab/typescript-for-tslab") as { version: string }).version,
+        mimetype: "text/typescript",
+        file_extension: ".ts",
+        codemirror_mode: { mode: "typescript", name: "javascript", typescript: true },
+      },
+      banner: `Stepwise ${VERSION}: TypeScript (tslab 1.0.22) and %%stepwise cells`,
+      help_links: [],
+    };
+  }
+
+  async execute(msg: Message, io: Publisher): Promise<Record<string, unknown>> {
+    const c = msg.content as { code: string; silent?: boolean; store_history?: boolean };
+    const silent = Boolean(c.silent);
+    if (!silent && c.store_history !== false) this.count++;
+    const count = this.count;
+    this.io = io;
+    if (!silent) io.publish("execute_input", { code: c.code, execution_count: count });
+
+    const signal = beginCell();
+    let result: MimeBundle | undefined;
+    let error: JupyterError | undefined;
+    try {
+      if (isDslCell(c.code)) {
+        await this.runDsl(c.code, signal);
+      } else if (c.code.trim() !== "") {
+        if (/["']stepwise["']/.test(c.code)) await this.typesReady;
+        const { ok, outcome } = await this.exec.run(c.code);
+        if (outcome.diagnostics.length > 0 && ok) {
+          // %module cells: registered despite diagnostics; show them as warnings
+          for (const d of outcome.diagnostics) io.publish("stream", { name: "stderr", text: `${d.line}:${d.column} - ${d.message}\n` });
+        }
+        if (!ok) {
+          if (outcome.error !== undefined) error = toJupyterError(outcome.error);
+          else {
+            const d = outcome.diagnostics;
+            error = {
+              ename: "TypeScriptError",
+              evalue: d[0]?.message ?? "compile failed",
+              traceback: d.map((x) => `cell:${x.line}:${x.column}: ${x.message}`),
+            };
+          }
+        } else if (outcome.value) {
+          result = valueBundle(outcome.value.value);
+        }
+      }
+    } catch (e) {
+      error = toJupyterError(e);
+    } finally {
+      endCell();
+    }
+
+    if (error) {
+      if (!silent) io.publish("error", error);
+      return { status: "error", execution_count: count, ...error };
+    }
+    if (result && !silent) io.publish("execute_result", { execution_count: count, data: toWire(result), metadata: {} });
+    return { status: "ok", execution_count: count, payload: [], user_expressions: {} };
+  }
+
+  private async runDsl(code: string, signal: AbortSignal): Promise<void> {
+    const cmd = parseMagic(code.split("\n", 1)[0]!);
+    const compile = await loadCompiler();
+    if (!compile) {
+      throw new CellError({
+        ename: "StepwiseError",
+        evalue: "the DSL compiler is not available (dsl/index.ts is missing)",
+        traceback: ["StepwiseError: the DSL compiler is not available (dsl/index.ts is missing)"],
+      });
+    }
+    const { plan, diagnostics } = compile(specSource(code), { file: "cell", purpose: "any" });
+    if (!plan || diagnostics.length > 0) throw new CellError(diagnosticsError(diagnostics));
+    await this.exec.bind(cmd.planVar, plan, "any");
+    this.io?.publish("display_data", { data: toWire(planSummaryBundle(plan, cmd.planVar)), metadata: {}, transient: {} });
+    if (cmd.run) {
+      const result = await Promise.race([
+        runPlanInCell(plan, signal),
+        new Promise((_, reject) => signal.addEventListener("abort", () => reject(new InterruptedError()), { once: true })),
+      ]);
+      await this.exec.bind(cmd.runVar, result, "any");
+    }
+  }
+
+  complete(code: string, cursorPos: number): Record<string, unknown> {
+    if (isDslCell(code)) return { status: "ok", matches: [], cursor_start: cursorPos, cursor_end: cursorPos, metadata: {} };
+    const info = this.exec.complete(code, cursorPos);
+    return { status: "ok", matches: info.candidates, cursor_start: info.start, cursor_end: info.end, metadata: {} };
+  }
+
+  inspect(code: string, cursorPos: number): Record<string, unknown> {
+    const info = isDslCell(code) ? undefined : this.exec.inspect(code, cursorPos);
+    if (!info) return { status: "ok", found: false, data: {}, metadata: {} };
+    return { status: "ok", found: true, data: { "text/plain": printQuickInfo(info) }, metadata: {} };
+  }
+
+  isComplete(code: string): Record<string, unknown> {
+    // a DSL cell is sent as a whole; the TypeScript test would misread the spec
+    if (isDslCell(code)) return { status: "complete" };
+    const r = isCompleteCode(code);
+    return r.completed ? { status: "complete" } : { status: "incomplete", indent: r.indent ?? "" };
+  }
+
+  interrupt(): void {
+    interruptCell();
+    this.exec.interrupt();
+  }
+
+  shutdown(): void {
+    this.exec.close();
+  }
+}
