@@ -25,12 +25,15 @@ export interface RunInfo {
  * (or step), plus namespaced metrics as TRL names them. Evaluation rows: stage "eval", after (the
  * stage just finished), accuracy, mean_tokens, mean_steps, redundant_step_frac.
  */
-export interface MetricsRow {
+export interface MetricsFields {
   stage: string;
   iteration?: number;
   after?: string;
-  time: number; // seconds since run start
   [metric: string]: number | string | undefined;
+}
+
+export interface MetricsRow extends MetricsFields {
+  time: number; // seconds since run start
 }
 
 /** Metric names used in training rows (TRL-style namespaces). */

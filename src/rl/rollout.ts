@@ -1,0 +1,138 @@
+/**
+ * Rollouts of one RL iteration: `group` responses per prompt sampled from the policy (batched,
+ * KV cache), verified, cut into steps, probed, and scored by the policy (lp_old, entropy) and the
+ * frozen reference (lp_ref) in one batched forward pass each. The result is a RolloutBatch (the
+ * replayable JSON of `stepwise advantage`) plus the sequence layout the update needs.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { ProbePlan, SamplerPlan } from "../../dsl/plan.js";
+import { sample } from "../model/sample.js";
+import type { Transformer } from "../model/transformer.js";
+import type { Problem } from "../task/types.js";
+import { encodePrompt, type TrainContext } from "../train/context.js";
+import { buildSequences, readResponseGrid, tokensTensor, type SequenceBatch } from "../train/sequences.js";
+import type { RolloutBatch, RolloutResponse } from "./batch.js";
+import { runProbes } from "./probes.js";
+import { segmentResponse, tokenOffsets } from "./segment.js";
+
+export interface Rollouts {
+  batch: RolloutBatch;
+  /** prompt + response rows, group by group (row i = response i of the batch) */
+  seq: SequenceBatch;
+  problems: Problem[];
+  /** seconds spent sampling, and tokens sampled */
+  sampleSeconds: number;
+  sampledTokens: number;
+}
+
+export interface RolloutOptions {
+  group: number; // = G in the GRPO paper
+  sampler: Extract<SamplerPlan, { kind: "standard" }>;
+  probes: ProbePlan[];
+  seed: number;
+}
+
+/** Scores rows with a model without gradient; returns per-response-token log-probs and entropies. */
+export function scoreResponses(model: Transformer, seq: SequenceBatch, chunk = 64): { logp: number[][]; entropy: number[][] } {
+  const logp: number[][] = [];
+  const entropy: number[][] = [];
+  for (let start = 0; start < seq.tokens.length; start += chunk) {
+    const part: SequenceBatch = {
+      tokens: seq.tokens.slice(start, start + chunk),
+      promptLen: seq.promptLen.slice(start, start + chunk),
+      responseLen: seq.responseLen.slice(start, start + chunk),
+      length: seq.length,
+    };
+    const [lp, ent] = tf.tidy(() => {
+      const s = model.score(tokensTensor(part), { entropy: true });
+      return [s.logp, s.entropy];
+    });
+    logp.push(...readResponseGrid(part, lp.dataSync() as Float32Array));
+    entropy.push(...readResponseGrid(part, ent.dataSync() as Float32Array));
+    tf.dispose([lp, ent]);
+  }
+  return { logp, entropy };
+}
+
+export async function collectRollouts(ctx: TrainContext, reference: Transformer, problems: Problem[], opts: RolloutOptions): Promise<Rollouts> {
+  const { model, tokenizer, task } = ctx;
+  const decode = (ids: number[]): string => tokenizer.decode(ids);
+  const prompts = problems.flatMap((p) => Array.from({ length: opts.group }, () => encodePrompt(tokenizer, p)));
+  const room = model.config.contextLength - Math.max(...prompts.map((p) => p.length));
+  if (room < 1) throw new Error(`a prompt fills the model's context (${model.config.contextLength} tokens): raise the model's context or shorten the prompts`);
+
+  // 1) sample G responses per prompt in one batch
+  const t0 = performance.now();
+  const results = sample(
+    model,
+    prompts,
+    {
+      maxNewTokens: Math.min(opts.sampler.maxTokens, room),
+      temperature: opts.sampler.temperature,
+      topP: opts.sampler.topP,
+      topK: opts.sampler.topK,
+      stopTokens: [tokenizer.eosId],
+      seed: opts.seed,
+    },
+    decode,
+  );
+  const sampleSeconds = (performance.now() - t0) / 1000;
+  await yieldToEventLoop();
+
+  // 2) lp_old and entropy from the policy, lp_ref from the frozen reference: one pass each.
+  // lp_old is recomputed rather than taken from sampling so that at the first iteration
+  // (policy = reference) logratio is exactly 0 and SPRO starts exactly as GRPO.
+  const seq = buildSequences(prompts, results.map((r) => r.tokens), tokenizer.padId);
+  const policyScores = scoreResponses(model, seq);
+  const refScores = scoreResponses(reference, seq);
+  await yieldToEventLoop();
+
+  // 3) verify, segment, label
+  const segs = results.map((r) => segmentResponse(r.text, tokenOffsets(r.tokens, decode), ctx.segmentation));
+  const responses: RolloutResponse[] = results.map((r, i) => {
+    const p = problems[Math.floor(i / opts.group)]!;
+    const resp: RolloutResponse = {
+      text: r.text,
+      tokens: r.tokens,
+      token_logp: policyScores.logp[i]!,
+      token_logp_ref: refScores.logp[i]!,
+      token_entropy: policyScores.entropy[i]!,
+      step_ends: segs[i]!.stepEnds,
+      outcome: task.verify(r.text, p.reference),
+      truncated: r.truncated,
+    };
+    if (task.labelSteps) resp.step_labels = task.labelSteps(p, segs[i]!.stepTexts);
+    return resp;
+  });
+
+  // 4) every probe for every step boundary of the batch, batched
+  if (opts.probes.length > 0) {
+    const values = await runProbes(
+      model,
+      tokenizer,
+      opts.probes,
+      results.map((_, i) => {
+        const p = problems[Math.floor(i / opts.group)]!;
+        return { question: p.question, reference: p.reference, stepTexts: segs[i]!.stepTexts };
+      }),
+    );
+    responses.forEach((r, i) => {
+      r.probes = Object.fromEntries(opts.probes.map((pr) => [pr.name, values[pr.name]![i]!]));
+    });
+    await yieldToEventLoop();
+  }
+
+  const batch: RolloutBatch = {
+    groups: problems.map((p, g) => ({
+      prompt: p.prompt,
+      reference: p.reference,
+      responses: responses.slice(g * opts.group, (g + 1) * opts.group),
+    })),
+  };
+  return { batch, seq, problems, sampleSeconds, sampledTokens: results.reduce((a, r) => a + r.tokens.length, 0) };
+}
+
+/** Lets a notebook's display, a SIGINT handler or an abort signal run between heavy phases. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

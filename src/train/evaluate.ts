@@ -1,0 +1,71 @@
+/**
+ * Held-out evaluation: greedy decoding on the task's held-out prompts, scored by the verifier,
+ * cut into steps by the plan's segmentation, and (when the task knows them) labelled, so the
+ * redundant-step fraction of what the model writes is measured against the ground truth.
+ */
+import { sample } from "../model/sample.js";
+import { segmentResponse, tokenOffsets } from "../rl/segment.js";
+import type { Problem } from "../task/types.js";
+import { encodePrompt, type TrainContext } from "./context.js";
+
+export interface EvalResult {
+  accuracy: number;
+  mean_tokens: number;
+  mean_steps: number;
+  /** fraction of steps labelled redundant (null when the task has no labels) */
+  redundant_step_frac: number | null;
+  samples: { prompt: string; response: string; correct: boolean }[];
+}
+
+export interface EvalOptions {
+  maxTokens: number;
+  /** sequences decoded per batch */
+  batch?: number;
+  /** sample solutions kept for display */
+  keep?: number;
+}
+
+export async function evaluate(ctx: TrainContext, problems: Problem[], opts: EvalOptions): Promise<EvalResult> {
+  const { model, tokenizer, task } = ctx;
+  const batch = opts.batch ?? 64;
+  let correct = 0;
+  let tokens = 0;
+  let steps = 0;
+  let redundant = 0;
+  let labelled = 0;
+  const samples: EvalResult["samples"] = [];
+  for (let start = 0; start < problems.length; start += batch) {
+    const chunk = problems.slice(start, start + batch);
+    const maxNew = Math.min(opts.maxTokens, model.config.contextLength - Math.max(...chunk.map((p) => encodePrompt(tokenizer, p).length)));
+    const results = sample(
+      model,
+      chunk.map((p) => encodePrompt(tokenizer, p)),
+      { maxNewTokens: Math.max(1, maxNew), temperature: 0, stopTokens: [tokenizer.eosId] },
+      (ids) => tokenizer.decode(ids),
+    );
+    results.forEach((r, i) => {
+      const p = chunk[i]!;
+      const ok = task.verify(r.text, p.reference) === 1;
+      const seg = segmentResponse(r.text, tokenOffsets(r.tokens, (ids) => tokenizer.decode(ids)), ctx.segmentation);
+      if (ok) correct++;
+      tokens += r.tokens.length;
+      steps += seg.stepEnds.length;
+      if (task.labelSteps) {
+        const labels = task.labelSteps(p, seg.stepTexts);
+        redundant += labels.filter((l) => l === "redundant").length;
+        labelled += labels.length;
+      }
+      if (samples.length < (opts.keep ?? 3)) samples.push({ prompt: p.prompt, response: r.text, correct: ok });
+    });
+    // let a notebook or a signal handler run between chunks
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const n = Math.max(1, problems.length);
+  return {
+    accuracy: correct / n,
+    mean_tokens: tokens / n,
+    mean_steps: steps / n,
+    redundant_step_frac: task.labelSteps ? redundant / Math.max(1, labelled) : null,
+    samples,
+  };
+}
