@@ -36,9 +36,11 @@ function formatValue(v: unknown, digits: number): string {
 export function tableToHTML(t: ColumnTable, options: TableFormatOptions = {}): string {
   const limit = options.limit ?? DEFAULT_LIMIT;
   const digits = options.digits ?? 4;
-  const html = t.toHTML({
+  // arquero escapes cell text but not column names: escape those by renaming
+  const safe = t.rename(Object.fromEntries(t.columnNames().map((c) => [c, escapeHtml(c)])));
+  const html = safe.toHTML({
     limit,
-    format: Object.fromEntries(t.columnNames().map((c) => [c, (v: unknown) => escapeHtml(formatValue(v, digits))])),
+    format: Object.fromEntries(safe.columnNames().map((c) => [c, (v: unknown) => formatValue(v, digits)])),
   });
   return `<div class="stepwise-table">${html}<p style="font-size: 0.85em; color: #666; margin: 0.3em 0;">${escapeHtml(tableFooter(t, limit))}</p></div>`;
 }
