@@ -1,0 +1,315 @@
+/**
+ * The formula engine: the Formula IR of dsl/plan.ts evaluated as a tensor program over the padded
+ * batch tensors (src/rl/batch-tensors.ts), on the active TF.js backend.
+ *
+ * `computeAdvantages` runs a plan's rewards, lets and advantage over a batch and returns the
+ * per-token advantages [N, T] (0 at padding), the response reward and the step rewards.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { ExperimentPlan, Formula } from "../../../dsl/plan.js";
+import type { BatchTensors } from "../batch-tensors.js";
+import { groupOp, GROUP_OPS, type GroupBy, type GroupOp } from "./group.js";
+import { clean, maskOf, shapeOf, toLevel } from "./levels.js";
+import { reduce, REDUCTIONS, type Reduction } from "./reduce.js";
+import { cumsum, discount, gae, revcumsum } from "./scan.js";
+import { finest, FormulaError, type FormulaContext, type Granularity, type Leveled } from "./types.js";
+
+export type AdvantagePlan = Pick<ExperimentPlan, "rewards" | "lets" | "advantage" | "probes">;
+
+export interface Advantages {
+  /** [N, T] per-token advantage, 0 at padding */
+  tokenAdvantages: tf.Tensor2D;
+  /** [N] r_o: the sum of the declared rewards (step and token rewards summed), or outcome when none is declared */
+  responseReward: tf.Tensor1D;
+  /** [N, K] declared step-level rewards at their step + response-level rewards on the last step; 0 at padding */
+  stepReward: tf.Tensor2D;
+}
+
+/**
+ * Evaluates `f` over the batch; returns a new tensor at f's level with its full shape
+ * ([N] for group and response, [N, K] step, [N, T] token). Padding is not zeroed. The caller
+ * disposes the result.
+ * @example const a = evaluateFormula({ op: "ref", name: "logratio", level: "token" }, { batch: bt });
+ */
+export function evaluateFormula(f: Formula, ctx: FormulaContext): tf.Tensor {
+  return tf.tidy(() => {
+    const v = evalNode(f, ctx);
+    // clone: a bare ref returns a batch tensor, which the caller must not dispose
+    return tf.clone(toLevel(v, finest(v.level, f.level), ctx.batch, true));
+  });
+}
+
+/**
+ * Runs a plan's formulas over a batch: 1) declared rewards, 2) the built-ins `reward` and
+ * `step_reward`, 3) lets, 4) the advantage, broadcast to the tokens. Names are evaluated on first
+ * use (so declaration order does not matter) and once each. One tidy scope: only the three
+ * returned tensors survive; the caller disposes them.
+ * @example const { tokenAdvantages } = computeAdvantages(plan, toBatchTensors(batch));
+ */
+export function computeAdvantages(plan: AdvantagePlan, bt: BatchTensors): Advantages {
+  if (plan.advantage === undefined) {
+    throw new FormulaError(`the plan has no advantage formula: declare one (advantage = …) or use a method (use grpo)`);
+  }
+  const advantage = plan.advantage;
+  return tf.tidy(() => {
+    const env = new Environment(plan, bt);
+    const ctx: FormulaContext = { batch: bt, resolve: (name) => env.resolve(name, ctx) };
+    const adv = evalNode(advantage, ctx);
+    const tokenAdvantages = clean(toLevel(adv, "token", bt, true), bt.tokenMask) as tf.Tensor2D; // [N, T]
+    const rr = env.resolve("reward", ctx)!;
+    const sr = env.resolve("step_reward", ctx)!;
+    return {
+      tokenAdvantages,
+      responseReward: tf.clone(toLevel(rr, "response", bt, true)) as tf.Tensor1D, // a new tensor, never bt.outcome
+      stepReward: clean(toLevel(sr, "step", bt, true), bt.stepMask) as tf.Tensor2D,
+    };
+  });
+}
+
+/**
+ * The fraction of groups whose response rewards all equal (sample std below 1e-8, or a single
+ * response): their GRPO advantage is 0 everywhere (ALGORITHMS.md, `reward/frac_zero_std`).
+ */
+export function fracZeroStd(responseReward: tf.Tensor1D, bt: BatchTensors): number {
+  const frac = tf.tidy(() => {
+    const x = { level: "response" as const, value: responseReward };
+    const dev = groupOp("center", x, "response", undefined, bt).value; // [N] r - mean_G
+    const ss = tf.matMul(bt.groupOneHot, tf.reshape(tf.square(dev), [bt.N, 1]), true, false); // [Gc, 1]
+    const std = tf.sqrt(tf.div(tf.reshape(ss, [bt.groupCount]), tf.maximum(tf.sub(bt.groupSizes, 1), 1)));
+    return tf.mean(tf.cast(tf.less(std, 1e-8), "float32"));
+  });
+  const v = frac.dataSync()[0];
+  frac.dispose();
+  return v;
+}
+
+/** Declared rewards and lets, evaluated lazily and once; cycles are reported. */
+class Environment {
+  private readonly formulas = new Map<string, Formula>();
+  private readonly rewardNames: string[];
+  private readonly values = new Map<string, Leveled>();
+  private readonly active = new Set<string>();
+
+  constructor(plan: AdvantagePlan, private readonly bt: BatchTensors) {
+    for (const r of plan.rewards) this.formulas.set(r.name, r.formula);
+    for (const l of plan.lets) this.formulas.set(l.name, l.formula);
+    this.rewardNames = plan.rewards.map((r) => r.name);
+  }
+
+  resolve(name: string, ctx: FormulaContext): Leveled | undefined {
+    const known = this.values.get(name);
+    if (known) return known;
+    let v: Leveled | undefined;
+    if (this.formulas.has(name)) {
+      if (this.active.has(name)) throw new FormulaError(`"${name}" is defined in terms of itself (${[...this.active, name].join(" → ")})`);
+      this.active.add(name);
+      v = evalNode(this.formulas.get(name)!, ctx);
+      this.active.delete(name);
+    } else if (name === "reward" || name === "step_reward") {
+      const [resp, step] = this.rewardTotals(ctx);
+      this.values.set("reward", resp);
+      this.values.set("step_reward", step);
+      return this.values.get(name);
+    } else {
+      return undefined;
+    }
+    this.values.set(name, v);
+    return v;
+  }
+
+  /**
+   * r_o (ALGORITHMS.md, notation): the sum of the declared rewards, or outcome when none is
+   * declared; step_reward: declared step (and token, summed per step) rewards at their step plus
+   * the response-level rewards on the last step (SSPO reading, step 2), so sum_k step_reward = r_o.
+   */
+  private rewardTotals(ctx: FormulaContext): [Leveled, Leveled] {
+    const bt = this.bt;
+    if (this.rewardNames.length === 0) {
+      return [
+        { level: "response", value: bt.outcome },
+        { level: "step", value: tf.mul(bt.stepLast, tf.reshape(bt.outcome, [bt.N, 1])) },
+      ];
+    }
+    let coarse: tf.Tensor = tf.zeros([bt.N]); // response-level part [N]
+    let steps: tf.Tensor = tf.zeros([bt.N, bt.K]); // step-level part [N, K]
+    for (const name of this.rewardNames) {
+      const v = this.resolve(name, ctx)!;
+      if (v.level === "token") steps = tf.add(steps, reduce("sum", v, "step", bt).value);
+      else if (v.level === "step") steps = tf.add(steps, clean(toLevel(v, "step", bt, true), bt.stepMask));
+      else coarse = tf.add(coarse, toLevel(v, "response", bt, true));
+    }
+    const response = tf.add(coarse, tf.sum(steps, 1)); // [N]
+    const step = tf.add(steps, tf.mul(bt.stepLast, tf.reshape(coarse, [bt.N, 1]))); // [N, K]
+    return [
+      { level: "response", value: response },
+      { level: "step", value: step },
+    ];
+  }
+}
+
+/** Built-in refs of dsl/plan.ts. `tokens` is the step's token count at step/token level, the response's above. */
+function builtin(name: string, level: Granularity, bt: BatchTensors): Leveled | undefined {
+  switch (name) {
+    case "logp":
+      return { level: "token", value: bt.logp };
+    case "logp_ref":
+      return { level: "token", value: bt.logpRef };
+    case "logratio":
+      return { level: "token", value: tf.sub(bt.logp, bt.logpRef) }; // log(pi_old / pi_ref) per token
+    case "entropy":
+      return { level: "token", value: bt.entropy };
+    case "position":
+      return { level: "token", value: bt.position };
+    case "index":
+      return { level: "step", value: bt.stepIndex };
+    case "label":
+      return { level: "step", value: bt.stepLabel };
+    case "tokens":
+      return level === "step" || level === "token" ? { level: "step", value: bt.stepTokens } : { level: "response", value: bt.responseTokens };
+    case "outcome":
+      return { level: "response", value: bt.outcome };
+    case "steps":
+      return { level: "response", value: bt.responseSteps };
+    case "truncated":
+      return { level: "response", value: bt.truncated };
+  }
+  return undefined;
+}
+
+function resolveRef(name: string, level: Granularity, ctx: FormulaContext): Leveled {
+  const bt = ctx.batch;
+  const declared = ctx.resolve?.(name);
+  if (declared) return declared;
+  const probe = bt.probes[name];
+  if (probe) return { level: "step", value: probe }; // u[k]: the probe's value before step k
+  const b = builtin(name, level, bt);
+  if (b) return b;
+  // no declared rewards in this context: r_o = outcome, on the last step
+  if (name === "reward") return { level: "response", value: bt.outcome };
+  if (name === "step_reward") return { level: "step", value: tf.mul(bt.stepLast, tf.reshape(bt.outcome, [bt.N, 1])) };
+  throw new FormulaError(
+    Object.keys(bt.probes).length === 0 && level === "step"
+      ? `unknown name "${name}": no reward, let or built-in has it, and the batch records no probes (responses[].probes.${name})`
+      : `unknown name "${name}": not a reward, let, probe recorded in the batch, or built-in`,
+  );
+}
+
+/** A number known when the formula is evaluated (gamma, lambda): a constant, or a rank-0 value. */
+function constant(f: Formula, ctx: FormulaContext, what: string): number {
+  if (f.op === "num") return f.value;
+  const v = evalNode(f, ctx).value;
+  if (v.rank !== 0) throw new FormulaError(`${what} must be a constant number, found a ${f.level}-level value`);
+  return v.dataSync()[0];
+}
+
+const UNARY: Record<string, (x: tf.Tensor) => tf.Tensor> = {
+  neg: (x) => tf.neg(x),
+  not: (x) => tf.cast(tf.equal(x, 0), "float32"),
+  exp: (x) => tf.exp(x),
+  log: (x) => tf.log(x),
+  abs: (x) => tf.abs(x),
+  sigmoid: (x) => tf.sigmoid(x),
+  sqrt: (x) => tf.sqrt(x),
+  sign: (x) => tf.sign(x),
+  square: (x) => tf.square(x),
+  tanh: (x) => tf.tanh(x),
+};
+
+const asFloat = (b: tf.Tensor) => tf.cast(b, "float32");
+const truthy = (x: tf.Tensor) => tf.notEqual(x, 0);
+const BINARY: Record<string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor> = {
+  "+": (a, b) => tf.add(a, b),
+  "-": (a, b) => tf.sub(a, b),
+  "*": (a, b) => tf.mul(a, b),
+  "/": (a, b) => tf.div(a, b),
+  "^": (a, b) => tf.pow(a, b),
+  "<": (a, b) => asFloat(tf.less(a, b)),
+  "<=": (a, b) => asFloat(tf.lessEqual(a, b)),
+  ">": (a, b) => asFloat(tf.greater(a, b)),
+  ">=": (a, b) => asFloat(tf.greaterEqual(a, b)),
+  "==": (a, b) => asFloat(tf.equal(a, b)),
+  "!=": (a, b) => asFloat(tf.notEqual(a, b)),
+  and: (a, b) => asFloat(tf.logicalAnd(truthy(a), truthy(b))),
+  or: (a, b) => asFloat(tf.logicalOr(truthy(a), truthy(b))),
+};
+
+/** Broadcasts operands to their finest level (and the node's), then applies `op`. */
+function elementwise(node: Formula, args: Leveled[], ctx: FormulaContext, op: (...xs: tf.Tensor[]) => tf.Tensor): Leveled {
+  const level = finest(node.level, ...args.map((a) => a.level));
+  const allScalar = args.every((a) => a.value.rank === 0);
+  if (allScalar) return { level, value: op(...args.map((a) => a.value)) };
+  return { level, value: op(...args.map((a) => toLevel(a, level, ctx.batch, true))) };
+}
+
+function evalNode(f: Formula, ctx: FormulaContext): Leveled {
+  const bt = ctx.batch;
+  switch (f.op) {
+    case "num":
+      return { level: f.level, value: tf.scalar(f.value, "float32") };
+    case "ref":
+      return resolveRef(f.name, f.level, ctx);
+    case "unary": {
+      const fn = UNARY[f.fn];
+      if (!fn) throw new FormulaError(`unknown function ${f.fn}(x)`);
+      return elementwise(f, [evalNode(f.arg, ctx)], ctx, fn);
+    }
+    case "binary": {
+      const fn = BINARY[f.fn];
+      if (!fn) throw new FormulaError(`unknown operator ${f.fn}`);
+      return elementwise(f, [evalNode(f.left, ctx), evalNode(f.right, ctx)], ctx, fn);
+    }
+    case "if":
+      return elementwise(f, [evalNode(f.cond, ctx), evalNode(f.then, ctx), evalNode(f.else, ctx)], ctx, (c, a, b) =>
+        tf.where(truthy(c), a, b),
+      );
+    case "call":
+      return evalCall(f, ctx, bt);
+  }
+}
+
+function evalCall(f: Extract<Formula, { op: "call" }>, ctx: FormulaContext, bt: BatchTensors): Leveled {
+  const arity = (n: number) => {
+    if (f.args.length !== n) throw new FormulaError(`${f.fn} takes ${n} argument${n === 1 ? "" : "s"}, found ${f.args.length}`);
+  };
+  const over = f.opts.over as Granularity | undefined;
+  // 1) reductions (sum mean last max min with one argument)
+  if (REDUCTIONS.includes(f.fn) && (f.args.length === 1 || over !== undefined)) {
+    arity(1);
+    const to = over ?? (f.level === "step" ? "step" : "response");
+    return reduce(f.fn as Reduction, evalNode(f.args[0], ctx), to, bt);
+  }
+  // 2) group operators
+  if (GROUP_OPS.includes(f.fn)) {
+    arity(1);
+    return groupOp(f.fn as GroupOp, evalNode(f.args[0], ctx), f.level, f.opts.by as GroupBy, bt);
+  }
+  switch (f.fn) {
+    // 3) math
+    case "min":
+    case "max":
+      arity(2);
+      return elementwise(f, [evalNode(f.args[0], ctx), evalNode(f.args[1], ctx)], ctx, f.fn === "min" ? tf.minimum : tf.maximum);
+    case "clip":
+      arity(3);
+      return elementwise(f, f.args.map((a) => evalNode(a, ctx)), ctx, (x, lo, hi) => tf.minimum(tf.maximum(x, lo), hi));
+    // 4) scans
+    case "cumsum":
+      arity(1);
+      return cumsum(evalNode(f.args[0], ctx), f.level, bt);
+    case "revcumsum":
+      arity(1);
+      return revcumsum(evalNode(f.args[0], ctx), f.level, bt);
+    case "discount":
+      arity(2);
+      return discount(evalNode(f.args[0], ctx), constant(f.args[1], ctx, "discount's gamma"), f.level, bt);
+    case "gae": {
+      arity(4);
+      const gamma = constant(f.args[2], ctx, "gae's gamma");
+      const lambda = constant(f.args[3], ctx, "gae's lambda");
+      return gae(evalNode(f.args[0], ctx), evalNode(f.args[1], ctx), gamma, lambda, f.level, bt);
+    }
+  }
+  throw new FormulaError(`unknown function ${f.fn}(…)`);
+}
+
+export { maskOf, shapeOf };
