@@ -1,0 +1,216 @@
+/**
+ * Batched sampling with a KV cache (the RL loop's rollouts and the evaluations).
+ *
+ * Prompts of different lengths are LEFT-padded into one [B, L] prefill; a key mask hides the
+ * padding and each sequence keeps its own position ids, so every sequence computes exactly what
+ * it would alone. Then one token per step for every unfinished sequence, each stopping on its own
+ * (stop token, stop string, max tokens, context). Finished rows are dropped from the batch (and
+ * from the cache) once a quarter of the rows are done, so a long tail costs little.
+ *
+ * The categorical draw uses a seeded JavaScript PRNG, so a seed reproduces the samples on the CPU
+ * backends. Returned log-probs and entropies are those of the untempered policy (lp_old of the RL
+ * loop), whatever temperature / top-k / top-p shaped the draw.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { SampleOptions, SampleResult } from "./types.js";
+import type { LayerKV, Transformer } from "./transformer.js";
+
+/** mulberry32: a small, fast, well-mixed 32-bit PRNG; returns floats in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = (seed >>> 0) ^ 0x9e3779b9;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Untempered log-softmax of one row (float64), and its entropy -sum p log p. */
+function logSoftmaxRow(row: Float32Array | Float64Array, out: Float64Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
+  let z = 0;
+  for (let i = 0; i < row.length; i++) z += Math.exp(row[i] - max);
+  const lz = Math.log(z) + max;
+  let h = 0;
+  for (let i = 0; i < row.length; i++) {
+    out[i] = row[i] - lz;
+    h -= Math.exp(out[i]) * out[i];
+  }
+  return h;
+}
+
+/** Draw a token from log-probs `lp` under temperature, top-k and top-p (Holtzman et al. 2020). */
+function draw(lp: Float64Array, temperature: number, topK: number, topP: number, rand: () => number): number {
+  const V = lp.length;
+  if (temperature <= 0) {
+    let best = 0;
+    for (let i = 1; i < V; i++) if (lp[i] > lp[best]) best = i;
+    return best;
+  }
+  // tempered probabilities, p_i proportional to exp(lp_i / T)
+  let idx: number[] | null = null;
+  const logits = new Float64Array(V);
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) { logits[i] = lp[i] / temperature; if (logits[i] > max) max = logits[i]; }
+  if (topK > 0 && topK < V || topP < 1) {
+    idx = Array.from({ length: V }, (_, i) => i).sort((a, b) => logits[b] - logits[a]);
+    if (topK > 0 && topK < V) idx.length = topK;
+  }
+  const cand = idx ?? null;
+  const n = cand ? cand.length : V;
+  const p = new Float64Array(n);
+  let z = 0;
+  for (let j = 0; j < n; j++) { p[j] = Math.exp(logits[cand ? cand[j] : j] - max); z += p[j]; }
+  let keep = n;
+  if (topP < 1) {
+    // smallest prefix (by descending probability) whose mass reaches topP
+    let c = 0;
+    for (let j = 0; j < n; j++) { c += p[j] / z; if (c >= topP) { keep = j + 1; break; } }
+    z = 0;
+    for (let j = 0; j < keep; j++) z += p[j];
+  }
+  let u = rand() * z;
+  for (let j = 0; j < keep; j++) {
+    u -= p[j];
+    if (u < 0) return cand ? cand[j] : j;
+  }
+  return cand ? cand[keep - 1] : keep - 1;
+}
+
+/**
+ * Sample continuations of `prompts` (token ids) from `model`.
+ * @example sample(model, [tok.encode("3+4=")], { maxNewTokens: 20, temperature: 1, stop: ["\n"], seed: 1 }, (ids) => tok.decode(ids))
+ */
+export function sample(
+  model: Transformer,
+  prompts: number[][],
+  opts: SampleOptions,
+  decode: (ids: number[]) => string,
+): SampleResult[] {
+  const c = model.config;
+  const B = prompts.length;
+  if (B === 0) return [];
+  if (!(opts.maxNewTokens >= 0)) throw new Error(`maxNewTokens must be >= 0, got ${opts.maxNewTokens}`);
+  for (const [i, p] of prompts.entries()) {
+    if (p.length === 0) throw new Error(`prompt ${i} is empty: give at least one token (e.g. bos)`);
+    if (p.length > c.contextLength) throw new Error(`prompt ${i} has ${p.length} tokens, more than the model's context (${c.contextLength})`);
+  }
+  const temperature = opts.temperature ?? 1;
+  const topK = opts.topK ?? 0;
+  const topP = opts.topP ?? 1;
+  if (!(topP > 0 && topP <= 1)) throw new Error(`topP must be in (0, 1], got ${topP}`);
+  const stops = (opts.stop ?? []).filter((s) => s.length > 0);
+  const stopTokens = new Set(opts.stopTokens ?? []);
+  const rand = seededRandom(opts.seed ?? 0);
+  const V = c.vocabSize;
+
+  const results: SampleResult[] = prompts.map(() => ({ tokens: [], text: "", logp: [], entropy: [], truncated: false }));
+  const plen = prompts.map((p) => p.length);
+  const done = new Array<boolean>(B).fill(false);
+  // prompts that already fill the context can generate nothing
+  for (let b = 0; b < B; b++) {
+    if (plen[b] >= c.contextLength || opts.maxNewTokens === 0) { done[b] = true; results[b].truncated = true; }
+  }
+
+  // 1) batched prefill of the left-padded prompts
+  const L = Math.max(...plen);
+  let rows = Array.from({ length: B }, (_, b) => b); // batch row -> prompt index
+  const ids = new Int32Array(B * L);
+  let keyMask = new Float32Array(B * L);
+  const positions: number[][] = [];
+  for (let b = 0; b < B; b++) {
+    const off = L - plen[b];
+    const pos: number[] = [];
+    for (let j = 0; j < L; j++) {
+      if (j >= off) { ids[b * L + j] = prompts[b][j - off]; keyMask[b * L + j] = 1; }
+      pos.push(Math.max(0, j - off));
+    }
+    positions.push(pos);
+  }
+  // tied: a transposed copy of the embedding, made once per call; untied: the parameter itself
+  const headW = tf.keep(model.headWeight());
+  const ownsHead = model.config.tieEmbeddings;
+  let cache: LayerKV[] = [];
+  let logits: Float32Array;
+  try {
+    {
+      const out = tf.tidy(() => {
+        const { hidden, present } = model.forward(tf.tensor2d(ids, [B, L], "int32"), { positions, keyMask });
+        const last = tf.reshape(tf.slice(hidden, [0, L - 1, 0], [B, 1, c.width]), [B, c.width]) as tf.Tensor2D;
+        return { lg: model.head(last, headW), kv: present.flatMap((p) => [p.k, p.v]) };
+      });
+      logits = out.lg.dataSync() as Float32Array;
+      out.lg.dispose();
+      cache = [];
+      for (let l = 0; l < c.layers; l++) cache.push({ k: out.kv[2 * l] as tf.Tensor4D, v: out.kv[2 * l + 1] as tf.Tensor4D });
+    }
+    let Tk = L;
+    const lp = new Float64Array(V);
+    const next = new Int32Array(B);
+    // 2) one token per step
+    for (let s = 0; ; s++) {
+      for (let r = 0; r < rows.length; r++) {
+        const b = rows[r];
+        if (done[b]) continue;
+        const h = logSoftmaxRow(logits.subarray(r * V, (r + 1) * V), lp);
+        const tok = draw(lp, temperature, topK, topP, rand);
+        const res = results[b];
+        if (stopTokens.has(tok)) { done[b] = true; continue; }
+        res.tokens.push(tok);
+        res.logp.push(lp[tok]);
+        res.entropy.push(h);
+        next[r] = tok;
+        if (stops.length) {
+          const text = decode(res.tokens);
+          if (stops.some((st) => text.endsWith(st))) { done[b] = true; continue; }
+        }
+        if (res.tokens.length >= opts.maxNewTokens || plen[b] + res.tokens.length >= c.contextLength) {
+          done[b] = true;
+          res.truncated = true;
+        }
+      }
+      const active = rows.filter((b) => !done[b]).length;
+      if (active === 0) break;
+      // drop finished rows once a quarter of the batch is done
+      if (active <= 0.75 * rows.length) {
+        const keepRows = rows.map((b, r) => (done[b] ? -1 : r)).filter((r) => r >= 0);
+        const keepIdx = tf.tensor1d(keepRows, "int32");
+        const newCache = cache.map(({ k, v }) => ({ k: tf.gather(k, keepIdx, 0), v: tf.gather(v, keepIdx, 0) }));
+        keepIdx.dispose();
+        for (const { k, v } of cache) { k.dispose(); v.dispose(); }
+        cache = newCache;
+        const km = new Float32Array(keepRows.length * Tk);
+        keepRows.forEach((r, i) => km.set(keyMask.subarray(r * Tk, (r + 1) * Tk), i * Tk));
+        keyMask = km;
+        keepRows.forEach((r, i) => { next[i] = next[r]; });
+        rows = keepRows.map((r) => rows[r]);
+      }
+      // feed the new tokens: key mask grows by one real column
+      const R = rows.length;
+      const km = new Float32Array(R * (Tk + 1));
+      for (let r = 0; r < R; r++) { km.set(keyMask.subarray(r * Tk, (r + 1) * Tk), r * (Tk + 1)); km[r * (Tk + 1) + Tk] = 1; }
+      keyMask = km;
+      Tk += 1;
+      const pos = rows.map((b) => [Math.min(plen[b] + results[b].tokens.length - 1, c.contextLength - 1)]);
+      const feed = Int32Array.from(rows.map((b, r) => (done[b] ? 0 : next[r])));
+      const past = cache;
+      const out = tf.tidy(() => {
+        const { hidden, present } = model.forward(tf.tensor2d(feed, [R, 1], "int32"), { positions: pos, keyMask, past });
+        return { lg: model.head(tf.reshape(hidden, [R, c.width]) as tf.Tensor2D, headW), kv: present.flatMap((p) => [p.k, p.v]) };
+      });
+      logits = out.lg.dataSync() as Float32Array;
+      out.lg.dispose();
+      for (const { k, v } of past) { k.dispose(); v.dispose(); }
+      cache = [];
+      for (let l = 0; l < c.layers; l++) cache.push({ k: out.kv[2 * l] as tf.Tensor4D, v: out.kv[2 * l + 1] as tf.Tensor4D });
+    }
+  } finally {
+    for (const { k, v } of cache) { k.dispose(); v.dispose(); }
+    if (ownsHead) headW.dispose();
+  }
+  for (const r of results) r.text = decode(r.tokens);
+  return results;
+}

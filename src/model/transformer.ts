@@ -1,0 +1,441 @@
+/**
+ * One decoder-only transformer for both families (DESIGN.md, "model"):
+ * - "gpt2": learned positions, pre-LayerNorm, GELU MLP, tied head (Radford et al. 2019).
+ * - "llama": RoPE (Su et al. 2021), RMSNorm (Zhang & Sennrich 2019), SwiGLU (Shazeer 2020),
+ *   grouped-query attention (Ainslie et al. 2023), optional qkv bias (Qwen2), tied or untied head.
+ *
+ * Parameters are tf.Variables keyed by Hugging Face names. Linear weights are stored [in, out]
+ * (so every product is x[N,in] @ W[in,out], the wasm fast path); `hfLayout` lists, for every
+ * parameter, its HF shape and whether it is transposed between the HF file and this layout:
+ * GPT-2's Conv1D weights are already [in, out] (no transpose); Llama/Qwen2 nn.Linear weights are
+ * [out, in] (transpose); embeddings are [vocab, width] in both (no transpose); an untied
+ * lm_head is [vocab, width] in HF and [width, vocab] here (transpose).
+ *
+ * Speed on the wasm backend comes mostly from src/backend/wasm-kernels.ts (every matmul on
+ * XNNPACK); here: linear layers with a custom gradient whose bias gradient is a product with a
+ * row of ones, GELU through a sigmoid (wasm's tanh is scalar), RoPE's rotate-half as a product
+ * with a fixed signed permutation, and GQA without copying key/value heads (queries are
+ * regrouped as [B, kvHeads, rep*T, hd] so each key/value head serves its query heads in one product).
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { ModelConfig, ParamMap, TokenScores } from "./types.js";
+import { validateConfig } from "./config.js";
+
+/** One parameter: its name, shape here and in the HF file, and its initialisation. */
+export interface ParamSpec {
+  name: string;
+  /** shape of the tf.Variable in this model */
+  shape: number[];
+  /** shape in a Hugging Face safetensors file */
+  hfShape: number[];
+  /** true when the HF tensor is the 2-D transpose of ours (read: transpose; write: transpose back) */
+  transpose: boolean;
+  init: "normal" | "residual" | "zeros" | "ones";
+}
+
+/** Keys and values of one layer for the positions seen so far: [B, kvHeads, Tk, headDim] each. */
+export interface LayerKV {
+  k: tf.Tensor4D;
+  v: tf.Tensor4D;
+}
+
+export interface ForwardOptions {
+  /** per sequence, the position id of each input token (default 0..T-1 after the cache) */
+  positions?: number[][];
+  /** [B * Tk] flattened, 1 = a real key, 0 = padding (past and present keys); default all real */
+  keyMask?: Float32Array;
+  /** cached keys/values of earlier positions, one entry per layer */
+  past?: LayerKV[];
+}
+
+export interface ForwardResult {
+  /** [B, T, width], after the final norm */
+  hidden: tf.Tensor3D;
+  /** keys/values of past + present positions, one entry per layer */
+  present: LayerKV[];
+}
+
+const INIT_STD = 0.02; // GPT-2 / Llama initializer_range
+const MASKED = -1e9; // additive mask: exp(-1e9 - max) is exactly 0 in float32
+
+/** Every parameter of a config, in a fixed order (the order of initialisation seeds). */
+export function hfLayout(c: ModelConfig): ParamSpec[] {
+  const d = c.width, hd = c.width / c.heads, f = c.ffnWidth, V = c.vocabSize;
+  const out: ParamSpec[] = [];
+  const p = (name: string, shape: number[], init: ParamSpec["init"], transpose = false) =>
+    out.push({ name, shape, hfShape: transpose ? [shape[1], shape[0]] : shape, transpose, init });
+  if (c.family === "gpt2") {
+    p("wte.weight", [V, d], "normal");
+    p("wpe.weight", [c.contextLength, d], "normal");
+    for (let i = 0; i < c.layers; i++) {
+      const h = `h.${i}`;
+      p(`${h}.ln_1.weight`, [d], "ones");
+      p(`${h}.ln_1.bias`, [d], "zeros");
+      p(`${h}.attn.c_attn.weight`, [d, 3 * d], "normal");
+      p(`${h}.attn.c_attn.bias`, [3 * d], "zeros");
+      p(`${h}.attn.c_proj.weight`, [d, d], "residual");
+      p(`${h}.attn.c_proj.bias`, [d], "zeros");
+      p(`${h}.ln_2.weight`, [d], "ones");
+      p(`${h}.ln_2.bias`, [d], "zeros");
+      p(`${h}.mlp.c_fc.weight`, [d, f], "normal");
+      p(`${h}.mlp.c_fc.bias`, [f], "zeros");
+      p(`${h}.mlp.c_proj.weight`, [f, d], "residual");
+      p(`${h}.mlp.c_proj.bias`, [d], "zeros");
+    }
+    p("ln_f.weight", [d], "ones");
+    p("ln_f.bias", [d], "zeros");
+  } else {
+    const q = c.heads * hd, kv = c.kvHeads * hd;
+    p("model.embed_tokens.weight", [V, d], "normal");
+    for (let i = 0; i < c.layers; i++) {
+      const L = `model.layers.${i}`;
+      p(`${L}.input_layernorm.weight`, [d], "ones");
+      p(`${L}.self_attn.q_proj.weight`, [d, q], "normal", true);
+      if (c.qkvBias) p(`${L}.self_attn.q_proj.bias`, [q], "zeros");
+      p(`${L}.self_attn.k_proj.weight`, [d, kv], "normal", true);
+      if (c.qkvBias) p(`${L}.self_attn.k_proj.bias`, [kv], "zeros");
+      p(`${L}.self_attn.v_proj.weight`, [d, kv], "normal", true);
+      if (c.qkvBias) p(`${L}.self_attn.v_proj.bias`, [kv], "zeros");
+      p(`${L}.self_attn.o_proj.weight`, [q, d], "residual", true);
+      p(`${L}.post_attention_layernorm.weight`, [d], "ones");
+      p(`${L}.mlp.gate_proj.weight`, [d, f], "normal", true);
+      p(`${L}.mlp.up_proj.weight`, [d, f], "normal", true);
+      p(`${L}.mlp.down_proj.weight`, [f, d], "residual", true);
+    }
+    p("model.norm.weight", [d], "ones");
+  }
+  if (!c.tieEmbeddings) p("lm_head.weight", [d, V], "normal", true);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// building blocks
+
+/** y = x @ W (+ b), x [N, in], W [in, out]; gradients as explicit 2-D products (wasm fast path). */
+type GradFn = Parameters<typeof tf.customGrad>[0];
+const linearBias = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  const value = tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b); // [N, out]
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const g = dy as tf.Tensor2D, [xs, ws] = saved as tf.Tensor2D[];
+      return [
+        tf.matMul(g, ws, false, true), // dx = dy W^T      [N, in]
+        tf.matMul(xs, g, true, false), // dW = x^T dy      [in, out]
+        tf.reshape(tf.matMul(tf.ones([1, g.shape[0]]), g), b.shape), // db = 1^T dy, a product, not a reduction
+      ];
+    },
+  };
+}) as unknown as GradFn);
+
+const linearNoBias = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const g = dy as tf.Tensor2D, [xs, ws] = saved as tf.Tensor2D[];
+      return [tf.matMul(g, ws, false, true), tf.matMul(xs, g, true, false)];
+    },
+  };
+}) as unknown as GradFn);
+
+function linear(x: tf.Tensor2D, w: tf.Tensor, b?: tf.Tensor): tf.Tensor2D {
+  return (b ? linearBias(x, w, b) : linearNoBias(x, w)) as tf.Tensor2D;
+}
+
+/** LayerNorm (Ba et al. 2016): (x - mean) / sqrt(var + eps) * w + b over the last axis. */
+function layerNorm(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor2D {
+  const mean = tf.mean(x, -1, true); // [N, 1]
+  const xc = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(xc), -1, true);
+  return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(variance, eps))), w), b);
+}
+
+/** RMSNorm (Zhang & Sennrich 2019, eq. 4): x / sqrt(mean(x^2) + eps) * w. */
+function rmsNorm(x: tf.Tensor2D, w: tf.Tensor, eps: number): tf.Tensor2D {
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), w);
+}
+
+/**
+ * GPT-2's GELU, tanh approximation (Hendrycks & Gimpel 2016, sec. 2):
+ * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) = x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)),
+ * since 0.5 (1 + tanh z) = sigmoid(2z); wasm's sigmoid is vectorised, its tanh is not.
+ */
+function gelu(x: tf.Tensor): tf.Tensor {
+  const c = 2 * Math.sqrt(2 / Math.PI);
+  return tf.mul(x, tf.sigmoid(tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), c)));
+}
+
+/** SiLU (Elfwing et al. 2018): x * sigmoid(x); SwiGLU = silu(x Wg) * (x Wu) (Shazeer 2020, eq. 6). */
+function silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/** [hd, hd] signed permutation R with x @ R = rotate_half(x) = cat(-x[hd/2:], x[:hd/2]) (HF Llama). */
+function rotateHalfMatrix(hd: number): tf.Tensor2D {
+  const h = hd / 2, r = new Float32Array(hd * hd);
+  for (let j = 0; j < h; j++) r[(j + h) * hd + j] = -1;
+  for (let j = h; j < hd; j++) r[(j - h) * hd + j] = 1;
+  return tf.tensor2d(r, [hd, hd]);
+}
+
+/**
+ * RoPE tables (Su et al. 2021, eq. 34; HF's rotate-half layout): for position p and channel j,
+ * angle = p * theta^(-2 (j mod hd/2) / hd). Returns cos and sin, [B or 1, 1, T, hd].
+ */
+function ropeTables(positions: number[][], hd: number, theta: number): [tf.Tensor4D, tf.Tensor4D] {
+  const B = positions.length, T = positions[0].length, h = hd / 2;
+  const cos = new Float32Array(B * T * hd), sin = new Float32Array(B * T * hd);
+  const invFreq = new Float64Array(h);
+  for (let i = 0; i < h; i++) invFreq[i] = 1 / Math.pow(theta, (2 * i) / hd);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const base = (b * T + t) * hd, pos = positions[b][t];
+      for (let i = 0; i < h; i++) {
+        const a = pos * invFreq[i];
+        cos[base + i] = cos[base + i + h] = Math.cos(a);
+        sin[base + i] = sin[base + i + h] = Math.sin(a);
+      }
+    }
+  }
+  return [tf.tensor4d(cos, [B, 1, T, hd]), tf.tensor4d(sin, [B, 1, T, hd])];
+}
+
+/** Additive attention mask [Bm, 1, T, Tk]: query i (absolute index Tp + i) sees key j <= Tp + i that is real. */
+function attentionMask(B: number, T: number, Tp: number, keyMask?: Float32Array): tf.Tensor4D | null {
+  const Tk = Tp + T;
+  if (!keyMask && T === 1) return null; // one new query sees every key
+  const Bm = keyMask ? B : 1;
+  const m = new Float32Array(Bm * T * Tk);
+  for (let b = 0; b < Bm; b++) {
+    for (let i = 0; i < T; i++) {
+      for (let j = 0; j < Tk; j++) {
+        const ok = j <= Tp + i && (!keyMask || keyMask[b * Tk + j] > 0);
+        m[(b * T + i) * Tk + j] = ok ? 0 : MASKED;
+      }
+    }
+  }
+  return tf.tensor4d(m, [Bm, 1, T, Tk]);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+let uid = 0;
+
+export class Transformer {
+  readonly config: ModelConfig;
+  readonly params: ParamMap;
+  readonly trainable: boolean;
+  private readonly rotate: tf.Tensor2D | null;
+  private disposed = false;
+
+  private constructor(config: ModelConfig, params: ParamMap, trainable: boolean) {
+    this.config = config;
+    this.params = params;
+    this.trainable = trainable;
+    const hd = config.width / config.heads;
+    this.rotate = config.family === "llama" ? tf.keep(rotateHalfMatrix(hd)) : null;
+  }
+
+  /** A freshly initialised model, deterministic from config.seed. */
+  static create(config: ModelConfig): Transformer {
+    validateConfig(config);
+    const id = uid++;
+    const residualStd = INIT_STD / Math.sqrt(2 * config.layers); // GPT-2 paper, sec. 2.3
+    const params: ParamMap = new Map();
+    hfLayout(config).forEach((s, i) => {
+      const init = tf.tidy(() => {
+        switch (s.init) {
+          case "ones": return tf.ones(s.shape);
+          case "zeros": return tf.zeros(s.shape);
+          default:
+            return tf.randomNormal(s.shape, 0, s.init === "residual" ? residualStd : INIT_STD, "float32", config.seed * 100003 + i);
+        }
+      });
+      params.set(s.name, tf.variable(init, true, `m${id}/${s.name}`));
+      init.dispose();
+    });
+    return new Transformer(config, params, true);
+  }
+
+  /**
+   * A model over given tensors, in this model's layout (see hfLayout: transpose HF tensors whose
+   * spec says so first). The tensors are copied into new variables; the caller keeps its own.
+   */
+  static fromParams(config: ModelConfig, tensors: Map<string, tf.Tensor>, trainable = true): Transformer {
+    validateConfig(config);
+    const specs = hfLayout(config);
+    const missing = specs.filter((s) => !tensors.has(s.name)).map((s) => s.name);
+    if (missing.length) throw new Error(`model parameters missing: ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` and ${missing.length - 5} more` : ""}`);
+    const known = new Set(specs.map((s) => s.name));
+    const extra = [...tensors.keys()].filter((k) => !known.has(k));
+    if (extra.length) throw new Error(`unexpected model parameters for a ${config.family} config: ${extra.slice(0, 5).join(", ")}`);
+    const id = uid++;
+    const params: ParamMap = new Map();
+    for (const s of specs) {
+      const t = tensors.get(s.name)!;
+      if (t.shape.length !== s.shape.length || t.shape.some((n, i) => n !== s.shape[i])) {
+        for (const v of params.values()) v.dispose();
+        throw new Error(`parameter ${s.name}: shape [${t.shape}] but the config needs [${s.shape}]`);
+      }
+      params.set(s.name, tf.variable(t.dtype === "float32" ? t : tf.tidy(() => tf.cast(t, "float32")), trainable, `m${id}/${s.name}`));
+    }
+    return new Transformer(config, params, trainable);
+  }
+
+  /** The variables an optimizer updates (empty for a frozen copy). */
+  trainableVariables(): tf.Variable[] {
+    return this.trainable ? [...this.params.values()] : [];
+  }
+
+  /** A copy with its own variables; frozen (the RL reference model) unless trainable. */
+  clone(trainable = false): Transformer {
+    return Transformer.fromParams(this.config, this.params as Map<string, tf.Tensor>, trainable);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const v of this.params.values()) v.dispose();
+    this.rotate?.dispose();
+  }
+
+  private w(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`no parameter ${name}`);
+    return v;
+  }
+
+  /** Output head as [width, vocab]: the transposed token embedding when tied. */
+  headWeight(): tf.Tensor2D {
+    const c = this.config;
+    if (!c.tieEmbeddings) return this.w("lm_head.weight") as tf.Tensor as tf.Tensor2D;
+    return tf.transpose(this.w(c.family === "gpt2" ? "wte.weight" : "model.embed_tokens.weight")) as tf.Tensor2D;
+  }
+
+  /** hidden [N, width] -> logits [N, vocab]; pass a precomputed headWeight() to save the transpose. */
+  head(hidden: tf.Tensor2D, headW?: tf.Tensor2D): tf.Tensor2D {
+    return tf.matMul(hidden, headW ?? this.headWeight());
+  }
+
+  /** The decoder stack: token ids [B, T] -> final hidden states [B, T, width], plus keys/values. */
+  forward(tokens: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
+    const c = this.config;
+    const [B, T] = tokens.shape;
+    const d = c.width, H = c.heads, KV = c.kvHeads, hd = d / H, rep = H / KV;
+    const Tp = opts.past?.[0]?.k.shape[2] ?? 0;
+    if (opts.past && opts.past.length !== c.layers) throw new Error(`past has ${opts.past.length} layers, the model ${c.layers}`);
+    const positions = opts.positions ?? (Tp === 0 ? null : [Array.from({ length: T }, (_, i) => Tp + i)]);
+    const maxPos = positions ? Math.max(...positions.map((r) => Math.max(...r))) : Tp + T - 1;
+    if (maxPos >= c.contextLength) throw new Error(`position ${maxPos} is beyond the model's context (${c.contextLength} tokens)`);
+    const mask = attentionMask(B, T, Tp, opts.keyMask);
+    const flat = tf.reshape(tokens, [B * T]);
+    let x: tf.Tensor2D; // residual stream [B*T, d]
+    let rope: [tf.Tensor4D, tf.Tensor4D] | null = null;
+    if (c.family === "gpt2") {
+      const tok = tf.gather(this.w("wte.weight"), flat); // [B*T, d]
+      let pos: tf.Tensor;
+      if (positions) {
+        const ids = positions.length === 1 && B > 1 ? Array.from({ length: B }, () => positions[0]) : positions;
+        pos = tf.gather(this.w("wpe.weight"), tf.tensor1d(ids.flat(), "int32")); // [B*T, d]
+      } else {
+        pos = tf.tile(tf.slice(this.w("wpe.weight"), [0, 0], [T, d]), [B, 1]); // [B*T, d]
+      }
+      x = tf.add(tok, pos) as tf.Tensor2D;
+    } else {
+      x = tf.gather(this.w("model.embed_tokens.weight"), flat) as tf.Tensor2D;
+      rope = ropeTables(positions ?? [Array.from({ length: T }, (_, i) => i)], hd, c.ropeTheta);
+    }
+    const present: LayerKV[] = [];
+    const scale = 1 / Math.sqrt(hd);
+    // [B*T, n*hd] -> [B, n, T, hd]
+    const heads = (t: tf.Tensor, n: number) => tf.transpose(tf.reshape(t, [B, T, n, hd]), [0, 2, 1, 3]) as tf.Tensor4D;
+    const applyRope = (t: tf.Tensor4D) => tf.add(tf.mul(t, rope![0]), tf.mul(tf.matMul(t, this.rotate!), rope![1])) as tf.Tensor4D;
+    for (let l = 0; l < c.layers; l++) {
+      // 1) attention sub-block (pre-norm)
+      let q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, h: tf.Tensor2D;
+      if (c.family === "gpt2") {
+        const p = `h.${l}`;
+        h = layerNorm(x, this.w(`${p}.ln_1.weight`), this.w(`${p}.ln_1.bias`), c.normEps);
+        const qkv = linear(h, this.w(`${p}.attn.c_attn.weight`), this.w(`${p}.attn.c_attn.bias`)); // [B*T, 3d]
+        const [qs, ks, vs] = tf.split(qkv, 3, 1);
+        [q, k, v] = [heads(qs, H), heads(ks, H), heads(vs, H)];
+      } else {
+        const p = `model.layers.${l}`;
+        h = rmsNorm(x, this.w(`${p}.input_layernorm.weight`), c.normEps);
+        const bias = (n: string) => (c.qkvBias ? this.w(`${p}.self_attn.${n}.bias`) : undefined);
+        q = applyRope(heads(linear(h, this.w(`${p}.self_attn.q_proj.weight`), bias("q_proj")), H));
+        k = applyRope(heads(linear(h, this.w(`${p}.self_attn.k_proj.weight`), bias("k_proj")), KV));
+        v = heads(linear(h, this.w(`${p}.self_attn.v_proj.weight`), bias("v_proj")), KV);
+      }
+      const past = opts.past?.[l];
+      if (past) {
+        k = tf.concat([past.k, k], 2);
+        v = tf.concat([past.v, v], 2);
+      }
+      present.push({ k, v });
+      const Tk = k.shape[2];
+      // GQA without copies: query heads of one key/value head side by side, [B, KV, rep*T, hd]
+      const qg = tf.reshape(tf.mul(q, scale), [B, KV, rep * T, hd]);
+      let s = tf.reshape(tf.matMul(qg, k, false, true), [B, H, T, Tk]); // scores (Vaswani et al. 2017, eq. 1)
+      if (mask) s = tf.add(s, mask);
+      const a = tf.reshape(tf.softmax(s), [B, KV, rep * T, Tk]);
+      const o = tf.reshape(tf.matMul(a, v), [B, H, T, hd]); // [B, H, T, hd]
+      const merged = tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
+      if (c.family === "gpt2") {
+        const p = `h.${l}`;
+        x = tf.add<tf.Tensor2D>(x, linear(merged, this.w(`${p}.attn.c_proj.weight`), this.w(`${p}.attn.c_proj.bias`)));
+        // 2) MLP sub-block
+        const h2 = layerNorm(x, this.w(`${p}.ln_2.weight`), this.w(`${p}.ln_2.bias`), c.normEps);
+        const u = gelu(linear(h2, this.w(`${p}.mlp.c_fc.weight`), this.w(`${p}.mlp.c_fc.bias`)));
+        x = tf.add<tf.Tensor2D>(x, linear(u as tf.Tensor2D, this.w(`${p}.mlp.c_proj.weight`), this.w(`${p}.mlp.c_proj.bias`)));
+      } else {
+        const p = `model.layers.${l}`;
+        x = tf.add<tf.Tensor2D>(x, linear(merged, this.w(`${p}.self_attn.o_proj.weight`)));
+        const h2 = rmsNorm(x, this.w(`${p}.post_attention_layernorm.weight`), c.normEps);
+        const g = silu(linear(h2, this.w(`${p}.mlp.gate_proj.weight`)));
+        const u = tf.mul(g, linear(h2, this.w(`${p}.mlp.up_proj.weight`)));
+        x = tf.add<tf.Tensor2D>(x, linear(u as tf.Tensor2D, this.w(`${p}.mlp.down_proj.weight`)));
+      }
+    }
+    const out = c.family === "gpt2"
+      ? layerNorm(x, this.w("ln_f.weight"), this.w("ln_f.bias"), c.normEps)
+      : rmsNorm(x, this.w("model.norm.weight"), c.normEps);
+    return { hidden: tf.reshape(out, [B, T, d]), present };
+  }
+
+  /** Next-token logits for every position, [B, T, vocab]. */
+  logits(tokens: tf.Tensor2D): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [B, T] = tokens.shape;
+      const { hidden } = this.forward(tokens);
+      return tf.reshape(this.head(tf.reshape(hidden, [B * T, this.config.width])), [B, T, this.config.vocabSize]);
+    });
+  }
+
+  /**
+   * Per-token log-prob of the actual next token and per-token entropy, [B, T-1] each, one
+   * forward pass; differentiable (use inside tf.variableGrads / optimizer.minimize). Sequences are
+   * right-padded; positions past a sequence's end hold values for padding, to be masked by the caller.
+   * With `entropy: false` the entropy is not computed and is returned as zeros.
+   */
+  score(tokens: tf.Tensor2D, opts: { entropy?: boolean } = {}): TokenScores {
+    const [B, T] = tokens.shape;
+    if (T < 2) throw new Error(`score needs sequences of at least 2 tokens, got ${T}`);
+    return tf.tidy(() => {
+      const { hidden } = this.forward(tokens);
+      const N = B * (T - 1), V = this.config.vocabSize;
+      const h = tf.reshape(tf.slice(hidden, [0, 0, 0], [B, T - 1, this.config.width]), [N, this.config.width]) as tf.Tensor2D;
+      const logp = tf.logSoftmax(this.head(h)); // [N, V]
+      const next = tf.reshape(tf.slice(tokens, [0, 1], [B, T - 1]), [N]);
+      // cast, not oneHot(..., 'float32'): tfjs-backend-wasm 4.22 returns int32 bit patterns for the latter
+      const pick = tf.cast(tf.oneHot(tf.cast(next, "int32"), V), "float32");
+      const lp = tf.reshape(tf.sum(tf.mul(logp, pick), 1), [B, T - 1]) as tf.Tensor2D;
+      const ent = opts.entropy === false
+        ? tf.zeros([B, T - 1]) as tf.Tensor2D
+        : tf.reshape(tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), 1)), [B, T - 1]) as tf.Tensor2D; // H = -sum p log p
+      return { logp: lp, entropy: ent };
+    });
+  }
+}
