@@ -5,6 +5,8 @@ export interface Tokenizer {
   readonly padId: number;
   readonly bosId: number;
   readonly eosId: number;
+  /** whether sequences start with bosId; absent means true (false for Qwen2, which has no BOS token) */
+  readonly addBos?: boolean;
   encode(text: string): number[];
   decode(ids: number[]): string;
   /** JSON-serialisable description, stored next to a checkpoint (tokenizer.json for "hf") */
