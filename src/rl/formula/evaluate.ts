@@ -16,14 +16,15 @@ import { finest, FormulaError, type FormulaContext, type Granularity, type Level
 
 export type AdvantagePlan = Pick<ExperimentPlan, "rewards" | "lets" | "advantage" | "probes">;
 
-export interface Advantages {
+/** A type alias (not an interface) so that it is a tf.TensorContainer: `tf.dispose(advantages)` works. */
+export type Advantages = {
   /** [N, T] per-token advantage, 0 at padding */
   tokenAdvantages: tf.Tensor2D;
   /** [N] r_o: the sum of the declared rewards (step and token rewards summed), or outcome when none is declared */
   responseReward: tf.Tensor1D;
   /** [N, K] declared step-level rewards at their step + response-level rewards on the last step; 0 at padding */
   stepReward: tf.Tensor2D;
-}
+};
 
 /**
  * Evaluates `f` over the batch; returns a new tensor at f's level with its full shape
