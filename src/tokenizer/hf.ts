@@ -61,6 +61,20 @@ function readJson(path: string, what: string): unknown {
   }
 }
 
+let byteDecoderCache: Map<string, number> | null = null;
+/** the inverse of GPT-2's byte-to-character map used by byte-level BPE */
+function byteDecoder(): Map<string, number> {
+  if (byteDecoderCache) return byteDecoderCache;
+  const bs: number[] = [];
+  for (let b = 33; b <= 126; b++) bs.push(b);
+  for (let b = 161; b <= 172; b++) bs.push(b);
+  for (let b = 174; b <= 255; b++) bs.push(b);
+  const map = new Map<string, number>(bs.map((b) => [String.fromCodePoint(b), b]));
+  let n = 0;
+  for (let b = 0; b < 256; b++) if (!bs.includes(b)) map.set(String.fromCodePoint(256 + n++), b);
+  return (byteDecoderCache = map);
+}
+
 export class HfTokenizer implements Tokenizer {
   readonly kind = "hf" as const;
   readonly vocabSize: number;
@@ -150,6 +164,44 @@ export class HfTokenizer implements Tokenizer {
   decode(ids: number[], options: { skipSpecial?: boolean } = {}): string {
     if (ids.length === 0) return ""; // the library refuses an empty list
     return this.core.decode(ids, { skip_special_tokens: options.skipSpecial ?? true, clean_up_tokenization_spaces: false });
+  }
+
+  /**
+   * decode(ids) with each token's end offset in it, in O(n) for byte-level tokenizers (each token
+   * string maps back to bytes; a streaming UTF-8 decoder says how many characters each completes).
+   * Null when the decoder is not plain ByteLevel or the result disagrees with decode(ids), so a
+   * caller falls back to the general method (decodeWithOffsets).
+   */
+  decodeOffsets(ids: number[]): { text: string; ends: number[] } | null {
+    const decoder = (this.tokenizerJson as { decoder?: { type?: string } }).decoder;
+    if (decoder?.type !== "ByteLevel") return null;
+    const byteOf = byteDecoder();
+    const added = new Map((this.tokenizerJson.added_tokens ?? []).map((t) => [t.id, t]));
+    const utf8 = new TextDecoder("utf-8", { fatal: false });
+    const enc = new TextEncoder();
+    let text = "";
+    const ends: number[] = [];
+    for (const id of ids) {
+      const a = added.get(id);
+      if (a) {
+        // added tokens hold raw text; special ones are dropped, as decode() does
+        if (!a.special) text += utf8.decode(enc.encode(a.content), { stream: true });
+      } else {
+        const token = this.core.id_to_token(id);
+        if (token === undefined) return null;
+        const bytes: number[] = [];
+        for (const ch of token) {
+          const b = byteOf.get(ch);
+          if (b === undefined) return null;
+          bytes.push(b);
+        }
+        text += utf8.decode(new Uint8Array(bytes), { stream: true });
+      }
+      ends.push(text.length);
+    }
+    text += utf8.decode();
+    if (ends.length > 0) ends[ends.length - 1] = text.length;
+    return text === this.decode(ids) ? { text, ends } : null;
   }
 
   /** the token strings of `text` (byte-level, e.g. "Ġworld") */

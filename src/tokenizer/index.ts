@@ -52,3 +52,4 @@ export function loadTokenizer(dir: string): Tokenizer {
   if ((json as { kind?: unknown })?.kind === "chars") return CharTokenizer.fromJSON(json);
   return HfTokenizer.fromDirectory(dir);
 }
+export { decodeWithOffsets, prefixOffsets, tokenRangeOf, type DecodedWithOffsets } from "./offsets.js";
