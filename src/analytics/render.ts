@@ -21,6 +21,8 @@ export interface ChartBundle {
   /** base64 PNG */
   "image/png": string;
   "image/svg+xml": string;
+  /** a one-line stand-in for text-only frontends (nbconvert to text, terminals) */
+  "text/plain": string;
 }
 
 export interface TableBundle {
@@ -91,8 +93,9 @@ export async function chartToPNG(spec: ChartSpec, options: PngOptions = {}): Pro
 
 /**
  * The MIME bundle of a chart for a notebook: vega-lite 5 JSON (interactive in JupyterLab and
- * VS Code), PNG (what static viewers and code hosts show) and SVG. No text/html.
- * @example display(await chartBundle(stepValueChart(run.steps)))   // tslab: display.raw? see README
+ * VS Code), PNG (what static viewers and code hosts show), SVG, and a text/plain stand-in.
+ * No text/html: frontends rank it above vega-lite.
+ * @example display(await chartBundle(stepValueChart(run.steps)))   // display from src/display
  */
 export async function chartBundle(spec: ChartSpec, options: PngOptions = {}): Promise<ChartBundle> {
   const svg = await chartToSVG(spec);
@@ -100,7 +103,16 @@ export async function chartBundle(spec: ChartSpec, options: PngOptions = {}): Pr
     "application/vnd.vegalite.v5+json": spec,
     "image/png": svgToPNG(svg, options).toString("base64"),
     "image/svg+xml": svg,
+    "text/plain": `<chart: ${chartTitle(spec)}>`,
   };
+}
+
+/** A chart's title as text ("chart" when it has none). */
+export function chartTitle(spec: ChartSpec): string {
+  const t = (spec as { title?: unknown }).title;
+  if (typeof t === "string") return t;
+  if (t && typeof t === "object" && typeof (t as { text?: unknown }).text === "string") return (t as { text: string }).text;
+  return "chart";
 }
 
 /**

@@ -255,7 +255,7 @@ async function rolloutsTable(dir: string, live: boolean): Promise<ColumnTable> {
 
 async function readJson<T>(path: string, required: boolean): Promise<T | null> {
   if (!existsSync(path)) {
-    if (required) throw new RunDirError(path, "missing");
+    if (required) throw new RunDirError(path, "missing (is this a run directory? runs/<name>/ holds run.json)");
     return null;
   }
   try {

@@ -38,9 +38,10 @@ describe("rendering", async () => {
     assert.ok(svgToPNG(text).length > svgToPNG(blank).length + 200);
   });
 
-  test("chart bundle: vega-lite v5 JSON, base64 PNG and SVG, never text/html", async () => {
+  test("chart bundle: vega-lite v5 JSON, base64 PNG, SVG and text, never text/html", async () => {
     const bundle = await chartBundle(accuracyTokensChart(run.metrics));
-    assert.deepEqual(Object.keys(bundle).sort(), ["application/vnd.vegalite.v5+json", "image/png", "image/svg+xml"]);
+    assert.deepEqual(Object.keys(bundle).sort(), ["application/vnd.vegalite.v5+json", "image/png", "image/svg+xml", "text/plain"]);
+    assert.equal(bundle["text/plain"], "<chart: Accuracy and mean tokens over iterations>");
     assert.equal(bundle["application/vnd.vegalite.v5+json"].$schema, "https://vega.github.io/schema/vega-lite/v5.json");
     const png = Buffer.from(bundle["image/png"], "base64");
     assert.deepEqual(pngSize(png), svgSize(bundle["image/svg+xml"]));

@@ -1,0 +1,42 @@
+/** Analytics over run directories: tables, charts, rendering, reports, comparisons. */
+export { RunDirError } from "./errors.js";
+export {
+  PROBE_PREFIX,
+  ROLLOUT_COLUMNS,
+  Run,
+  STEP_COLUMNS,
+  evalRows,
+  finalEval,
+  loadRun,
+  probeNames,
+  rolloutsTableOf,
+  stepValues,
+  stepsTable,
+  trainRows,
+} from "./tables.js";
+export type { ColumnTable, LoadOptions, RunTables } from "./tables.js";
+export { escapeHtml, tableFooter, tableToHTML, tableToText } from "./format.js";
+export type { TableFormatOptions } from "./format.js";
+export { rocAuc, stepLabelAuc } from "./auc.js";
+export type { StepLabelAucOptions } from "./auc.js";
+export {
+  CHART_FONT,
+  COMPARE_SERIES,
+  LABEL_ORDER,
+  VEGA_LITE_SCHEMA,
+  accuracyTokensChart,
+  entropyKlChart,
+  methodComparisonChart,
+  rewardAdvantageChart,
+  stepValueByLabelChart,
+  stepValueByMethodChart,
+  stepValueChart,
+} from "./charts.js";
+export type { ChartOptions, ChartSpec, MethodRun } from "./charts.js";
+export { DEJAVU_SANS, chartBundle, chartTitle, chartToPNG, chartToSVG, compileSpec, pngSize, svgSize, svgToPNG, tableBundle } from "./render.js";
+export type { ChartBundle, PngOptions, TableBundle } from "./render.js";
+export { renderReport, reportCharts, writeReport } from "./report.js";
+export type { ReportOptions } from "./report.js";
+export { COMPARE_COLUMNS, compareRuns, compareSummaries, formatMeanStd, meanStd, summarizeRun } from "./compare.js";
+export type { CompareResult, RunSummary } from "./compare.js";
+export { rich, showChart, showTable, updateChart } from "./show.js";
