@@ -7,7 +7,7 @@
  * Special-token text inside the input (`<|im_start|>`) is encoded as that token, as HF does.
  * `decode` drops special tokens unless asked to keep them.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Tokenizer as HfCore } from "@huggingface/tokenizers";
 import { Template } from "@huggingface/jinja";
@@ -139,13 +139,8 @@ export class HfTokenizer implements Tokenizer {
     const tokPath = join(dir, "tokenizer.json");
     const cfgPath = join(dir, "tokenizer_config.json");
     const tokenizerJson = readJson(tokPath, "tokenizer");
-    let config: unknown = {};
-    try {
-      readFileSync(cfgPath);
-      config = readJson(cfgPath, "tokenizer config");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    }
+    // tokenizer_config.json is optional: without it, conventional special tokens and no chat template
+    const config: unknown = existsSync(cfgPath) ? readJson(cfgPath, "tokenizer config") : {};
     if (config === null || typeof config !== "object" || Array.isArray(config)) {
       throw new Error(`tokenizer config: ${cfgPath} must hold a JSON object`);
     }
