@@ -161,6 +161,20 @@ export function validateBatch(json: unknown): RolloutBatch {
     if (g.responses.length === 0) problems.push(`${gp}.responses: is empty, a group holds at least one response`);
     g.responses.forEach((r: unknown, ri: number) => validateResponse(r, `${gp}.responses[${ri}]`, problems));
   });
+  // every response records the same probes (a probe's values are read for the whole batch)
+  if (problems.length === 0) {
+    const all = groups.flatMap((g: { responses: RolloutResponse[] }) => g.responses);
+    const names = [...new Set(all.flatMap((r) => Object.keys(r.probes ?? {})))];
+    groups.forEach((g: { responses: RolloutResponse[] }, gi: number) =>
+      g.responses.forEach((r, ri) => {
+        for (const name of names) {
+          if (r.probes?.[name] === undefined) {
+            problems.push(`groups[${gi}].responses[${ri}].probes: has no values for probe "${name}" (other responses record it; every response must)`);
+          }
+        }
+      }),
+    );
+  }
   if (problems.length > 0) throw new BatchError(problems);
   return json as unknown as RolloutBatch;
 }
