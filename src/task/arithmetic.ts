@@ -139,6 +139,8 @@ export function extractArithmeticAnswer(response: string): string | null {
   return null;
 }
 
+const STEP_PRIORITY: StepLabel[] = ["answer", "fix", "slip", "essential", "redundant"];
+
 export class ArithmeticTask implements Task {
   readonly name = "arithmetic";
   readonly settings: ArithmeticSettings;
@@ -206,11 +208,24 @@ export class ArithmeticTask implements Task {
     return a !== null && Number(a) === Number(reference.trim()) ? 1 : 0;
   }
 
-  /** Labels of the lines of any response to `problem` (rules in arithmetic-lines.ts). */
+  /**
+   * Labels of the steps of any response to `problem` (line rules in arithmetic-lines.ts). A step is
+   * normally one line; a step text holding several lines gets one label from its lines, in priority
+   * answer > fix > slip > essential > redundant (a slip corrected within the same step is a fix).
+   */
   labelSteps(problem: Problem, stepTexts: string[]): StepLabel[] {
     const e = parseQuestion(problem.question);
     if (!e) throw new Error(`arithmetic: cannot parse the question ${JSON.stringify(problem.question)}`);
-    return labelLines(e, stepTexts);
+    const linesOf = stepTexts.map((t) => {
+      const ls = t.split("\n").filter((l) => l.trim() !== "");
+      return ls.length > 0 ? ls : [t];
+    });
+    const flat = labelLines(e, linesOf.flat());
+    let at = 0;
+    return linesOf.map((ls) => {
+      const labels = flat.slice(at, (at += ls.length));
+      return STEP_PRIORITY.find((l) => labels.includes(l))!;
+    });
   }
 }
 

@@ -56,6 +56,14 @@ test("labels: repeats, empty lines, garbage and wrong restatements", () => {
   assert.deepEqual(label("Q: 2-3*4", ["3*4=12", "2-12=-10", "-10-(-1)=-9", "answer -10"]), [E, E, S, A]);
 });
 
+test("labels: steps holding several lines (other segmentations) get one label each", () => {
+  assert.deepEqual(
+    label("Q: 3+4*2-5", ["4*2=8\ncheck 4*2=8\n", "3+8=12\nfix 3+8=11\n", "so far 11\n", "11-5=6\nanswer 6"]),
+    [E, F, R, A],
+  );
+  assert.deepEqual(label("Q: 3+4*2-5", ["4*2=8\n3+8=11\n", "11-5=7\n", "answer 7"]), [E, S, A]);
+});
+
 test("verifier and extractAnswer on hand-written responses", () => {
   assert.equal(task.verify("4*2=8\n3+8=11\n11-5=6\nanswer 6", "6"), 1);
   assert.equal(task.verify("4*2=8\nanswer 7", "6"), 0);
