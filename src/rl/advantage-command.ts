@@ -9,8 +9,9 @@
 import * as fs from "node:fs";
 import * as tf from "@tensorflow/tfjs-core";
 import type { ExperimentPlan } from "../../dsl/plan.js";
+import type { RolloutBatch } from "./batch.js";
 import { initBackend } from "../backend/index.js";
-import { toBatchTensors } from "./batch-tensors.js";
+import { toBatchTensors, type BatchTensors } from "./batch-tensors.js";
 import { BatchError, validateBatch } from "./batch-validate.js";
 import { computeAdvantages, FormulaError } from "./formula/index.js";
 
@@ -92,7 +93,7 @@ export async function runAdvantageCommand(specPath: string, batchPath: string, o
     const e = err as NodeJS.ErrnoException;
     return fail(`${batchPath}: ${e.code ? `cannot read the batch (${e.code})` : `not JSON: ${e.message}`}`);
   }
-  let batch;
+  let batch: RolloutBatch;
   try {
     batch = validateBatch(json);
   } catch (err) {
@@ -102,7 +103,7 @@ export async function runAdvantageCommand(specPath: string, batchPath: string, o
 
   // 3) the formulas, on the active backend
   await initBackend();
-  let bt;
+  let bt: BatchTensors;
   try {
     bt = toBatchTensors(batch);
   } catch (err) {
