@@ -37,3 +37,4 @@ export function createTask(plan: TaskPlan, seed: number, options: Pick<JsonlTask
     }
   }
 }
+export { STEP_LABEL_CODES, UNKNOWN_LABEL_CODE, labelCode } from "./labels.js";

@@ -155,3 +155,8 @@ test("settings are validated with a message that says the fix", () => {
   assert.throws(() => createArithmeticTask({ verbosity: 2 }), /verbosity/);
   assert.throws(() => createArithmeticTask({ valueMin: 5, valueMax: 1 }), /empty/);
 });
+
+test("label codes follow the formula IR (essential 0 … answer 4, unknown -1)", async () => {
+  const { labelCode } = await import("../../src/task/labels.js");
+  assert.deepEqual([E, R, S, F, A, undefined].map(labelCode), [0, 1, 2, 3, 4, -1]);
+});
