@@ -26,8 +26,10 @@ export class StandInModel {
     return tf.tidy(() => {
       const [B, T] = tokens.shape;
       const e = tf.gather(this.emb, tokens); // [B, T, D]
-      const counts = tf.reshape(tf.range(1, T + 1, 1, "float32"), [1, T, 1]);
-      const mean = tf.div(tf.cumsum(e, 1), counts); // [B, T, D]
+      // causal mean as a matrix product (tfjs 4.22's Cumsum gradient is wrong for axis 1)
+      const avg = new Float32Array(T * T);
+      for (let t = 0; t < T; t++) for (let s = 0; s <= t; s++) avg[t * T + s] = 1 / (t + 1);
+      const mean = tf.matMul(tf.tile(tf.tensor3d(avg, [1, T, T]), [B, 1, 1]), e); // [B, T, D]
       const D = this.emb.shape[1] as number;
       const ctx = tf.reshape(tf.matMul(tf.reshape(mean, [B * T, D]), this.out), [B, T, -1]); // [B, T, V]
       return tf.add(ctx, tf.gather(this.bigram, tokens)) as tf.Tensor3D; // [B, T, V]
