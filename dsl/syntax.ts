@@ -18,6 +18,8 @@ export interface ParseResult {
   spec: Spec;
   /** lexer and parser errors (the checker adds its own later) */
   bag: DiagnosticBag;
+  /** the lexer's tokens (comments excluded), for the formatter */
+  tokens: IToken[];
 }
 
 const DECL_START = new Set<TokenType>(T.DECLARATION_KEYWORDS);
@@ -161,5 +163,5 @@ export function parseSource(source: string, file = "<spec>"): ParseResult {
     }
     decls.push(astBuilder.visit(cst) as Decl);
   });
-  return { spec: { file, decls, comments, brokenNames }, bag };
+  return { spec: { file, decls, comments, brokenNames }, bag, tokens: lexed.tokens };
 }
