@@ -65,10 +65,13 @@ export function specSource(code: string): string {
 
 let compileFn: CompileFn | null = null;
 
-/** dsl/index.ts's `compile`, imported on first use; null while the DSL does not exist. */
+/**
+ * dsl/index.ts's `compile`, imported on first use; null while the DSL does not exist.
+ * STEPWISE_KERNEL_DSL (a module path exporting `compile`) replaces it, for the kernel's tests.
+ */
 export async function loadCompiler(): Promise<CompileFn | null> {
   if (compileFn) return compileFn;
-  const file = join(REPO_ROOT, "dsl", "index.ts");
+  const file = process.env.STEPWISE_KERNEL_DSL || join(REPO_ROOT, "dsl", "index.ts");
   if (!existsSync(file)) return null;
   const mod = (await import(pathToFileURL(file).href)) as { compile?: CompileFn };
   if (typeof mod.compile !== "function") return null;

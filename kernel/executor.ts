@@ -23,6 +23,7 @@ const tsSys = require("@tslab/typescript-for-tslab").sys as {
   fileExists(p: string): boolean;
   readFile(p: string, enc?: string): string | undefined;
   directoryExists(p: string): boolean;
+  realpath?(p: string): string;
 };
 
 /** What one `execute` produced besides streams. */
@@ -71,14 +72,27 @@ class Converters implements ConverterSet {
 const BIND_KEY = Symbol.for("stepwise.kernel.bind");
 
 export function createStepwiseExecutor(rootDir = process.cwd()): StepwiseExecutor {
-  // 1) the virtual `<cwd>/node_modules/stepwise.d.ts` the checker resolves `stepwise` to
-  const virtualDts = normalize(join(rootDir, "node_modules", "stepwise.d.ts")).replace(/\\/g, "/");
-  const virtualDir = normalize(join(rootDir, "node_modules")).replace(/\\/g, "/");
+  // 1) the virtual `<cwd>/node_modules/stepwise.d.ts` the checker resolves `stepwise` to; and,
+  //    for a notebook outside this repository, `<cwd>/node_modules/X` falls back to this
+  //    repository's node_modules (as `require` does below), so packages type-check there too.
+  const slash = (p: string) => normalize(p).replace(/\\/g, "/");
+  const virtualDir = slash(join(rootDir, "node_modules"));
+  const virtualDts = `${virtualDir}/stepwise.d.ts`;
+  const repoModules = slash(join(REPO_ROOT, "node_modules"));
+  const outsideRepo = !slash(rootDir).startsWith(slash(REPO_ROOT) + "/") && slash(rootDir) !== slash(REPO_ROOT);
   let dtsContent = "declare const stepwise: any;\nexport = stepwise;\n";
   const { fileExists, readFile, directoryExists } = tsSys;
-  tsSys.fileExists = (p) => p === virtualDts || fileExists.call(tsSys, p);
-  tsSys.readFile = (p, enc) => (p === virtualDts ? dtsContent : readFile.call(tsSys, p, enc));
-  tsSys.directoryExists = (p) => p === virtualDir || directoryExists.call(tsSys, p);
+  const realpath = tsSys.realpath;
+  const forward = (p: string, exists: (q: string) => boolean): string => {
+    if (!outsideRepo || !p.startsWith(virtualDir + "/") || exists(p)) return p;
+    return repoModules + p.slice(virtualDir.length);
+  };
+  const isFile = (q: string) => fileExists.call(tsSys, q);
+  const isDir = (q: string) => directoryExists.call(tsSys, q);
+  tsSys.fileExists = (p) => p === virtualDts || isFile(forward(p, isFile));
+  tsSys.readFile = (p, enc) => (p === virtualDts ? dtsContent : readFile.call(tsSys, forward(p, isFile), enc));
+  tsSys.directoryExists = (p) => p === virtualDir || isDir(forward(p, isDir));
+  if (realpath) tsSys.realpath = (p) => (p === virtualDts ? p : realpath.call(tsSys, forward(p, (q) => isFile(q) || isDir(q))));
 
   // 2) tslab's executor with a capturing console
   let outcome: CellOutcome = { diagnostics: [] };
@@ -116,22 +130,34 @@ export function createStepwiseExecutor(rootDir = process.cwd()): StepwiseExecuto
   Object.assign(req, { resolve: cellRequire.resolve, cache: cellRequire.cache, main: cellRequire.main });
   g.__tslab__.require = req;
 
+  function guarded<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      convs.reset(); // see run()
+      throw e;
+    }
+  }
+
   async function run(src: string) {
     outcome = { diagnostics: [] };
     let ok: boolean;
     try {
       ok = await executor.execute(src);
     } catch (e) {
+      // tslab catches what cells throw; an exception here is the checker's own failure, which
+      // can leave it wedged ("Unexpected pending rebuildTimer"): start a fresh one.
       ok = false;
       outcome.error ??= e;
+      convs.reset();
     }
     return { ok: ok && outcome.error === undefined, outcome };
   }
 
   return {
     run,
-    inspect: (src, pos) => executor.inspect(src, pos),
-    complete: (src, pos) => executor.complete(src, pos),
+    inspect: (src, pos) => guarded(() => executor.inspect(src, pos)),
+    complete: (src, pos) => guarded(() => executor.complete(src, pos)),
     interrupt: () => executor.interrupt(),
     async bind(name, value, typeName = "any") {
       if (!/^[A-Za-z_$][\w$]*$/.test(name)) throw new Error(`"${name}" is not a valid variable name`);

@@ -23,6 +23,9 @@ const { printQuickInfo } = require("tslab/dist/inspect") as { printQuickInfo(inf
 const tslabJupyter = require("tslab/dist/jupyter") as { lastWriteDisplayData: unknown };
 
 const VERSION = "0.1.0";
+/** How long an interrupted run may take to reach its safe point and checkpoint. */
+const RUN_STOP_GRACE_MS = 10_000;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 /** A value that says how it wants to be shown (also `toMimeBundle()`). */
 export const MIME_BUNDLE = Symbol.for("stepwise.mimeBundle");
@@ -57,7 +60,8 @@ export function toJupyterError(e: unknown): JupyterError {
   if (e instanceof Error) {
     const code = (e as { code?: string }).code;
     if (code === "ERR_SCRIPT_EXECUTION_INTERRUPTED" || e.message === "Interrupted asynchronously" || e instanceof InterruptedError || e.name === "InterruptedError") {
-      return { ename: "InterruptedError", evalue: "cell interrupted", traceback: ["InterruptedError: cell interrupted"] };
+      const evalue = e instanceof InterruptedError && e.message !== "interrupted" ? e.message : "cell interrupted";
+      return { ename: "InterruptedError", evalue, traceback: [`InterruptedError: ${evalue}`] };
     }
     return { ename: e.name || "Error", evalue: e.message, traceback: cleanStack(e.stack ?? `${e.name}: ${e.message}`, e.name || "Error") };
   }
@@ -196,11 +200,20 @@ export class StepwiseKernel implements KernelHandler {
     await this.exec.bind(cmd.planVar, plan, "any");
     this.io?.publish("display_data", { data: toWire(planSummaryBundle(plan, cmd.planVar)), metadata: {}, transient: {} });
     if (cmd.run) {
-      const result = await Promise.race([
-        runPlanInCell(plan, signal),
-        new Promise((_, reject) => signal.addEventListener("abort", () => reject(new InterruptedError()), { once: true })),
-      ]);
-      await this.exec.bind(cmd.runVar, result, "any");
+      const running = runPlanInCell(plan, signal, specSource(code).slice(1));
+      running.catch(() => {}); // observed below; never an unhandled rejection
+      const aborted = new Promise<"aborted">((done) => signal.addEventListener("abort", () => done("aborted"), { once: true }));
+      const first = await Promise.race([running, aborted]);
+      if (first !== "aborted") {
+        await this.exec.bind(cmd.runVar, first, "any");
+        return;
+      }
+      // Interrupted: the runner stops at its next safe point and writes its checkpoint; give it
+      // a moment so the checkpoint is on disk and the result bound before the next cell.
+      const settled = await Promise.race([running.then((r) => ({ r }), () => null), sleep(RUN_STOP_GRACE_MS).then(() => null)]);
+      if (settled) await this.exec.bind(cmd.runVar, settled.r, "any");
+      const status = settled && typeof settled.r === "object" && settled.r ? (settled.r as { message?: string }).message : undefined;
+      throw new InterruptedError(status ?? "run interrupted");
     }
   }
 

@@ -25,7 +25,7 @@ export interface RunPlanOptions {
   onEvent: (event: RunEvent) => void;
   signal: AbortSignal;
 }
-export type RunPlanFn = (plan: ExperimentPlan, opts: RunPlanOptions) => Promise<unknown>;
+export type RunPlanFn = (plan: ExperimentPlan, opts: RunPlanOptions & { specText?: string }) => Promise<unknown>;
 
 let registered: RunPlanFn | null = null;
 
@@ -35,19 +35,33 @@ export function setRunner(fn: RunPlanFn | null): void {
 }
 
 export class RunnerUnavailableError extends Error {
-  constructor() {
-    super("runner not available: no runPlan is registered (kernel/run-cell.ts setRunner) or exported by src/run/index.ts");
+  constructor(why = "no runPlan is registered (kernel/run-cell.ts setRunner) or exported by src/run") {
+    super(`runner not available: ${why}`);
     this.name = "RunnerUnavailableError";
   }
 }
 
-/** The registered runner, else src/run/index.ts's `runPlan`, else null. */
-export async function findRunner(): Promise<RunPlanFn | null> {
+/**
+ * The registered runner, else the `runPlan` export of src/run/index.ts or src/run/runner.ts
+ * (STEPWISE_KERNEL_RUNNER, a module path, replaces them for the kernel's tests); throws
+ * RunnerUnavailableError when none loads.
+ */
+export async function findRunner(): Promise<RunPlanFn> {
   if (registered) return registered;
-  const file = join(REPO_ROOT, "src", "run", "index.ts");
-  if (!existsSync(file)) return null;
-  const mod = (await import(pathToFileURL(file).href)) as { runPlan?: RunPlanFn };
-  return typeof mod.runPlan === "function" ? mod.runPlan : null;
+  const candidates = process.env.STEPWISE_KERNEL_RUNNER
+    ? [process.env.STEPWISE_KERNEL_RUNNER]
+    : [join(REPO_ROOT, "src", "run", "index.ts"), join(REPO_ROOT, "src", "run", "runner.ts")];
+  for (const file of candidates) {
+    if (!existsSync(file)) continue;
+    let mod: { runPlan?: RunPlanFn };
+    try {
+      mod = (await import(pathToFileURL(file).href)) as typeof mod;
+    } catch (e) {
+      throw new RunnerUnavailableError(`${file} failed to load: ${(e as Error).message}`);
+    }
+    if (typeof mod.runPlan === "function") return mod.runPlan;
+  }
+  throw new RunnerUnavailableError();
 }
 
 /** The live view of a run: stage, progress bar, latest metrics; one display updated in place. */
@@ -118,12 +132,11 @@ export class LiveRunView {
 }
 
 /** Runs a compiled plan from a cell, with a live display; throws RunnerUnavailableError without a runner. */
-export async function runPlanInCell(plan: ExperimentPlan, signal: AbortSignal): Promise<unknown> {
+export async function runPlanInCell(plan: ExperimentPlan, signal: AbortSignal, specText?: string): Promise<unknown> {
   const runPlan = await findRunner();
-  if (!runPlan) throw new RunnerUnavailableError();
   const view = new LiveRunView(plan.name);
   try {
-    return await runPlan(plan, { onEvent: (e) => view.onEvent(e), signal });
+    return await runPlan(plan, { onEvent: (e) => view.onEvent(e), signal, specText });
   } finally {
     view.flush();
   }

@@ -1,0 +1,373 @@
+"""Protocol tests of the Stepwise kernel with Jupyter's own client (jupyter_client) and test kit
+(jupyter_kernel_test). Run by test/kernel/kernel.test.ts with /usr/bin/python3 -m pytest.
+
+The kernelspec is installed into a temporary prefix (src/cli/kernel-install.ts --prefix) and
+found through JUPYTER_PATH. Each class starts one kernel.
+"""
+import json
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+from queue import Empty
+
+import jupyter_kernel_test
+from jupyter_client.manager import start_new_kernel
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+FIXTURES = os.path.join(REPO, "test", "kernel", "fixtures")
+DISPLAY = json.dumps(os.path.join(REPO, "src", "display", "index.ts"))
+INTERRUPT = json.dumps(os.path.join(REPO, "kernel", "interrupt.ts"))
+
+_prefix = tempfile.mkdtemp(prefix="stepwise-kernelspec-")
+subprocess.run(
+    ["node", "--import", "tsx", "src/cli/kernel-install.ts", "--prefix", _prefix],
+    cwd=REPO, check=True, stdout=subprocess.DEVNULL,
+)
+os.environ["JUPYTER_PATH"] = os.path.join(_prefix, "share", "jupyter")
+
+
+def run_cell(kc, code, timeout=15):
+    """Executes `code`; returns (reply, [iopub messages of this request, status excluded])."""
+    msg_id = kc.execute(code)
+    while True:
+        reply = kc.get_shell_msg(timeout=timeout)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    outputs = []
+    while True:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "status":
+            if msg["content"]["execution_state"] == "idle":
+                break
+            continue
+        outputs.append(msg)
+    return reply, outputs
+
+
+def of_type(outputs, msg_type):
+    return [m for m in outputs if m["msg_type"] == msg_type]
+
+
+def start(env=None):
+    old = dict(os.environ)
+    os.environ.update(env or {})
+    try:
+        return start_new_kernel(kernel_name="stepwise", startup_timeout=60, cwd=REPO)
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+class StepwiseKernelTests(jupyter_kernel_test.KernelTests):
+    kernel_name = "stepwise"
+    language_name = "typescript"
+    file_extension = ".ts"
+
+    code_hello_world = 'console.log("hello, world")'
+    code_stderr = 'console.error("to stderr")'
+    completion_samples = [{"text": "Math.ma", "matches": {"max"}}]
+    complete_code_samples = ["1 + 1", "const a = 3;", "function f() { return 1; }"]
+    incomplete_code_samples = ["function f() {", "if (true) {\n  let x = 1;"]
+    code_generate_error = 'throw new Error("boom")'
+    code_execute_result = [
+        {"code": "6 * 7", "result": "42"},
+        {"code": "const s: string = 'a' + 'b'; s", "result": "'ab'"},
+        {"code": "[1, 2, 3].map((x) => x * 2)", "result": "[ 2, 4, 6 ]"},
+    ]
+    code_display_data = [
+        {"code": f'const d = require({DISPLAY}); d.display({{"text/html": "<b>hi</b>", "text/plain": "hi"}})', "mime": "text/html"},
+        # stock tslab's display API works here too
+        {"code": 'import * as tslab from "tslab"; tslab.display.html("<i>tslab</i>")', "mime": "text/html"},
+    ]
+    code_inspect_sample = "Math.max"
+    code_clear_output = f'require({DISPLAY}).clearOutput()'
+
+    @classmethod
+    def setUpClass(cls):
+        cls.km, cls.kc = start()
+
+    def test_error_content(self):
+        reply, out = run_cell(self.kc, 'function f(): never { throw new RangeError("out of range") }\nf()')
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertEqual(reply["content"]["ename"], "RangeError")
+        self.assertEqual(reply["content"]["evalue"], "out of range")
+        [err] = of_type(out, "error")
+        self.assertEqual(err["content"]["ename"], "RangeError")
+        self.assertEqual(err["content"]["traceback"][0], "RangeError: out of range")
+        # the kernel's own frames (vm, tslab, protocol layer) are cut from the traceback
+        self.assertFalse(any("node:vm" in l or "kernel/" in l for l in err["content"]["traceback"]))
+
+    def test_type_error_points_at_cell(self):
+        reply, out = run_cell(self.kc, 'const ok = 1;\nlet n: number = "text";')
+        self.assertEqual(reply["content"]["status"], "error")
+        [err] = of_type(out, "error")
+        self.assertEqual(err["content"]["ename"], "TypeScriptError")
+        self.assertEqual(err["content"]["traceback"][0], "cell:2:5: Type 'string' is not assignable to type 'number'.")
+
+    def test_rejected_await_is_an_error(self):
+        reply, out = run_cell(self.kc, 'await Promise.reject(new TypeError("async failure"))')
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertEqual(of_type(out, "error")[0]["content"]["evalue"], "async failure")
+
+    def test_no_abort_after_error(self):
+        # tslab aborted cells arriving within 200 ms of an error; each must run
+        ids = [self.kc.execute('throw new Error("first")'), self.kc.execute("globalThis.__second = 2; 2")]
+        replies = {}
+        while len(replies) < 2:
+            r = self.kc.get_shell_msg(timeout=15)
+            if r["parent_header"].get("msg_id") in ids:
+                replies[r["parent_header"]["msg_id"]] = r["content"]["status"]
+        self.assertEqual([replies[i] for i in ids], ["error", "ok"])
+        reply, out = run_cell(self.kc, "(globalThis as any).__second")
+        self.assertEqual(of_type(out, "execute_result")[0]["content"]["data"]["text/plain"], "2")
+
+    def test_execute_input_and_counts(self):
+        r1, out1 = run_cell(self.kc, "1")
+        r2, out2 = run_cell(self.kc, "2")
+        self.assertEqual(r2["content"]["execution_count"], r1["content"]["execution_count"] + 1)
+        [inp] = of_type(out2, "execute_input")
+        self.assertEqual(inp["content"], {"code": "2", "execution_count": r2["content"]["execution_count"]})
+        self.assertEqual(of_type(out2, "execute_result")[0]["content"]["execution_count"], r2["content"]["execution_count"])
+
+    def test_variables_persist(self):
+        run_cell(self.kc, "let counter = 10;")
+        run_cell(self.kc, "counter += 5;")
+        _, out = run_cell(self.kc, "counter")
+        self.assertEqual(of_type(out, "execute_result")[0]["content"]["data"]["text/plain"], "15")
+
+    def test_no_result_for_statements_and_undefined(self):
+        _, out = run_cell(self.kc, "const q = 1;")
+        self.assertEqual(of_type(out, "execute_result"), [])
+        _, out = run_cell(self.kc, "undefined")
+        self.assertEqual(of_type(out, "execute_result"), [])
+
+    def test_rich_value(self):
+        code = 'const v = { toMimeBundle: () => ({ "text/html": "<p>rich</p>", "text/plain": "rich" }) }; v'
+        _, out = run_cell(self.kc, code)
+        data = of_type(out, "execute_result")[0]["content"]["data"]
+        self.assertEqual(data, {"text/html": "<p>rich</p>", "text/plain": "rich"})
+
+    def test_comm_info(self):
+        msg_id = self.kc.comm_info()
+        reply = self.get_non_kernel_info_reply(timeout=10)
+        jupyter_kernel_test.validate_message(reply, "comm_info_reply", msg_id)
+        self.assertEqual(reply["content"], {"status": "ok", "comms": {}})
+
+    def test_kernel_info_status(self):
+        self.kc.kernel_info()
+        reply = self.kc.get_shell_msg(timeout=10)
+        self.assertEqual(reply["content"]["status"], "ok")
+        self.assertEqual(reply["content"]["implementation"], "stepwise")
+
+    def test_live_display(self):
+        code = (
+            f"const dd = require({DISPLAY});\n"
+            'const id = dd.display({"text/plain": "step 0"}, { id: true });\n'
+            'for (let i = 1; i <= 3; i++) dd.updateDisplay(id, {"text/plain": `step ${i}`});'
+        )
+        reply, out = run_cell(self.kc, code)
+        self.assertEqual(reply["content"]["status"], "ok")
+        shown = of_type(out, "display_data")
+        updates = of_type(out, "update_display_data")
+        self.assertEqual(len(shown), 1)
+        self.assertEqual([u["content"]["data"]["text/plain"] for u in updates], ["step 1", "step 2", "step 3"])
+        display_id = shown[0]["content"]["transient"]["display_id"]
+        self.assertTrue(display_id)
+        self.assertTrue(all(u["content"]["transient"]["display_id"] == display_id for u in updates))
+
+    def test_png_bundle_is_base64(self):
+        code = f'require({DISPLAY}).display({{"image/png": new Uint8Array([137, 80, 78, 71]), "text/plain": "png"}})'
+        _, out = run_cell(self.kc, code)
+        self.assertEqual(of_type(out, "display_data")[0]["content"]["data"]["image/png"], "iVBORw==")
+
+    def test_interrupt_async_cell(self):
+        # a cell awaiting a long promise stops within a second of SIGINT; library code sees the abort
+        code = (
+            f"const intr = require({INTERRUPT});\n"
+            "const sig = intr.currentAbortSignal();\n"
+            "(globalThis as any).__sawAbort = false;\n"
+            "sig.addEventListener('abort', () => { (globalThis as any).__sawAbort = true; });\n"
+            "await new Promise((r) => setTimeout(r, 30000));"
+        )
+        msg_id = self.kc.execute(code)
+        time.sleep(1.0)
+        t0 = time.time()
+        self.km.interrupt_kernel()
+        reply = self.kc.get_shell_msg(timeout=5)
+        elapsed = time.time() - t0
+        self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
+        self.assertLess(elapsed, 1.0)
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertEqual(reply["content"]["ename"], "InterruptedError")
+        self.flush_channels()
+        _, out = run_cell(self.kc, "(globalThis as any).__sawAbort")
+        self.assertEqual(of_type(out, "execute_result")[0]["content"]["data"]["text/plain"], "true")
+        # outside a cell's run, the signal is a fresh one again
+        _, out = run_cell(self.kc, f"require({INTERRUPT}).currentAbortSignal().aborted")
+        self.assertEqual(of_type(out, "execute_result")[0]["content"]["data"]["text/plain"], "false")
+
+    def test_interrupt_blocking_cell(self):
+        msg_id = self.kc.execute("const t0 = Date.now(); while (Date.now() - t0 < 30000) {}")
+        time.sleep(1.0)
+        self.km.interrupt_kernel()
+        reply = self.kc.get_shell_msg(timeout=5)
+        self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
+        self.assertEqual(reply["content"]["ename"], "InterruptedError")
+        self.flush_channels()
+        reply, _ = run_cell(self.kc, "1 + 1")
+        self.assertEqual(reply["content"]["status"], "ok")
+
+    def test_interrupt_request_message(self):
+        # interrupt over the control channel (message mode) interrupts as SIGINT does
+        msg_id = self.kc.execute("await new Promise((r) => setTimeout(r, 30000));")
+        time.sleep(0.5)
+        self.kc.control_channel.send(self.kc.session.msg("interrupt_request", {}))
+        reply = self.kc.get_shell_msg(timeout=5)
+        self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
+        self.assertEqual(reply["content"]["ename"], "InterruptedError")
+        ctl = self.kc.get_control_msg(timeout=5)
+        self.assertEqual((ctl["msg_type"], ctl["content"]["status"]), ("interrupt_reply", "ok"))
+        self.flush_channels()
+
+    def test_survives_unhandled_rejection(self):
+        reply, _ = run_cell(self.kc, 'Promise.reject(new Error("nobody listens")); 1')
+        self.assertEqual(reply["content"]["status"], "ok")
+        time.sleep(0.2)
+        reply, out = run_cell(self.kc, "3")
+        self.assertEqual(of_type(out, "execute_result")[0]["content"]["data"]["text/plain"], "3")
+
+    @unittest.skipUnless(os.path.exists(os.path.join(REPO, "src", "index.ts")), "src/index.ts (the package entry) does not exist yet")
+    def test_import_stepwise(self):
+        reply, out = run_cell(self.kc, 'import * as sw from "stepwise";\ntypeof sw', timeout=120)
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        self.assertEqual(of_type(out, "execute_result")[0]["content"]["data"]["text/plain"], "'object'")
+
+
+SPEC_OK = "%%stepwise\nexperiment demo\niterations 3\n"
+
+
+class DslCellTests(unittest.TestCase):
+    """%%stepwise cells, with stand-ins for the compiler and the runner (test/kernel/fixtures):
+    the kernel's plumbing, whatever the language's state."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.run_dir = tempfile.mkdtemp(prefix="stepwise-kernel-run-")
+        cls.km, cls.kc = start({
+            "STEPWISE_KERNEL_DSL": os.path.join(FIXTURES, "fake-dsl.ts"),
+            "STEPWISE_KERNEL_RUNNER": os.path.join(FIXTURES, "fake-runner.ts"),
+            "STEPWISE_TEST_RUN_DIR": cls.run_dir,
+        })
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kc.stop_channels()
+        cls.km.shutdown_kernel()
+
+    def result(self, code):
+        reply, out = run_cell(self.kc, code)
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        return of_type(out, "execute_result")[0]["content"]["data"]["text/plain"]
+
+    def test_summary_and_binding(self):
+        reply, out = run_cell(self.kc, SPEC_OK)
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        [shown] = of_type(out, "display_data")
+        data = shown["content"]["data"]
+        self.assertIn("<table", data["text/html"])
+        self.assertIn('Stepwise plan "demo"', data["text/plain"])
+        self.assertIn("advantage", data["text/plain"])
+        self.assertIn("outcome - 0.5", data["text/plain"])
+        self.assertEqual(self.result("plan.name"), "'demo'")
+        self.assertEqual(self.result("plan.train[0].iterations"), "3")
+
+    def test_named_binding(self):
+        reply, _ = run_cell(self.kc, "%%stepwise other\nexperiment second\n")
+        self.assertEqual(reply["content"]["status"], "ok")
+        self.assertEqual(self.result("other.name"), "'second'")
+
+    def test_error_with_cell_position(self):
+        reply, out = run_cell(self.kc, "%%stepwise\nexperiment broken\n  bogus 1\n")
+        self.assertEqual(reply["content"]["status"], "error")
+        [err] = of_type(out, "error")
+        self.assertEqual(err["content"]["ename"], "StepwiseError")
+        self.assertEqual(err["content"]["evalue"], 'unknown declaration "bogus"')
+        # line 1 is the %%stepwise line: the bad line is the cell's line 3, column 3
+        self.assertEqual(err["content"]["traceback"][0], 'cell:3:3: unknown declaration "bogus"')
+        self.assertEqual(err["content"]["traceback"][1], "  hint: use experiment or iterations")
+        # the kernel is alive after
+        self.assertEqual(self.result("1 + 1"), "2")
+
+    def test_bad_magic(self):
+        reply, out = run_cell(self.kc, "%%stepwise run two names\nexperiment x\n")
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertIn("usage: %%stepwise", of_type(out, "error")[0]["content"]["evalue"])
+
+    def test_is_complete_and_complete_on_dsl(self):
+        self.kc.is_complete("%%stepwise\nexperiment {")
+        self.assertEqual(self.kc.get_shell_msg(timeout=10)["content"]["status"], "complete")
+
+    def test_run_live_display(self):
+        reply, out = run_cell(self.kc, "%%stepwise run\nexperiment live\niterations 10\n")
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        shown = of_type(out, "display_data")
+        # the plan summary, then the run's live view
+        self.assertEqual(len(shown), 2)
+        live_id = shown[1]["content"]["transient"]["display_id"]
+        updates = of_type(out, "update_display_data")
+        self.assertGreaterEqual(len(updates), 1)
+        self.assertTrue(all(u["content"]["transient"]["display_id"] == live_id for u in updates))
+        last = updates[-1]["content"]["data"]["text/plain"]
+        self.assertIn("10/10", last)
+        self.assertIn("finished", last)
+        self.assertEqual(self.result("run.status"), "'finished'")
+
+    def test_interrupt_training_cell(self):
+        msg_id = self.kc.execute("%%stepwise run long\nexperiment long\niterations 100000\n")
+        time.sleep(1.5)
+        t0 = time.time()
+        self.km.interrupt_kernel()
+        reply = self.kc.get_shell_msg(timeout=10)
+        self.assertLess(time.time() - t0, 1.0)
+        self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
+        self.assertEqual(reply["content"]["ename"], "InterruptedError")
+        self.assertIn("checkpoint", reply["content"]["evalue"])
+        ckpt = os.path.join(self.run_dir, "checkpoint.json")
+        self.assertTrue(os.path.exists(ckpt))
+        self.assertGreater(json.load(open(ckpt))["iteration"], 0)
+        # the interrupted run is bound, and the kernel is alive
+        self.assertEqual(self.result("longRun.status"), "'interrupted'")
+
+
+@unittest.skipUnless(os.path.exists(os.path.join(REPO, "dsl", "index.ts")), "dsl/index.ts (the DSL compiler) does not exist yet")
+class RealDslTests(unittest.TestCase):
+    """%%stepwise cells with the real compiler."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.km, cls.kc = start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kc.stop_channels()
+        cls.km.shutdown_kernel()
+
+    def test_compile_and_bind(self):
+        reply, out = run_cell(self.kc, '%%stepwise\nexperiment "kernel-test"\nseed 7\n', timeout=60)
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        self.assertIn("kernel-test", of_type(out, "display_data")[0]["content"]["data"]["text/plain"])
+        reply, out = run_cell(self.kc, "plan.seed")
+        self.assertEqual(of_type(out, "execute_result")[0]["content"]["data"]["text/plain"], "7")
+
+    def test_error_position(self):
+        reply, out = run_cell(self.kc, '%%stepwise\nexperiment "x"\nseed "seven"\n', timeout=60)
+        self.assertEqual(reply["content"]["status"], "error")
+        [err] = of_type(out, "error")
+        self.assertEqual(err["content"]["ename"], "StepwiseError")
+        self.assertTrue(err["content"]["traceback"][0].startswith("cell:3:"), err["content"]["traceback"])
+        reply, _ = run_cell(self.kc, "1")
+        self.assertEqual(reply["content"]["status"], "ok")
