@@ -85,17 +85,29 @@ function transposeLast2(backend: BackendWasm, x: TensorInfo, batch: number, r: n
   return out;
 }
 
-/** One 2-D XNNPACK product out[M,N] = a[M,K] @ b[K,N] on heap offsets (bytes). */
-function mm2d(backend: BackendWasm, aOff: number, bOff: number, outOff: number, m: number, k: number, n: number): void {
-  const aId = view(backend, aOff, m * k);
-  const bId = view(backend, bOff, k * n);
-  const oId = view(backend, outOff, m * n);
-  wasmBmm!(aId, shapeBytes([1, m, k]), 3, bId, shapeBytes([1, k, n]), 3, false, false, oId);
-  // Unregistering also drops XNNPACK's operator cached for bId (its packed weights).
-  backend.wasm.tfjs.disposeData(aId);
-  backend.wasm.tfjs.disposeData(bId);
-  backend.wasm.tfjs.disposeData(oId);
+/** A heap operand: a tensor's own id (XNNPACK caches packed weights per id) or a view's. */
+interface Operand {
+  offset: number;
+  /** the tensor's own id when the operand is the whole tensor, else null (a view is made) */
+  id: number | null;
 }
+
+/**
+ * One 2-D XNNPACK product out[M,N] = a[M,K] @ b[K,N]. Whole tensors are passed by their own id,
+ * so the operator (with b's packed weights) cached by id is reused across calls, e.g. for a
+ * weight matrix over a whole sampling loop; slices go through views that are unregistered after.
+ */
+function mm2d(backend: BackendWasm, a: Operand, b: Operand, outId: number, m: number, k: number, n: number): void {
+  const aId = a.id ?? view(backend, a.offset, m * k);
+  const bId = b.id ?? view(backend, b.offset, k * n);
+  wasmBmm!(aId, shapeBytes([1, m, k]), 3, bId, shapeBytes([1, k, n]), 3, false, false, outId);
+  // Unregistering a view also drops the XNNPACK operator cached for its id (its packed weights).
+  if (a.id === null) backend.wasm.tfjs.disposeData(aId);
+  if (b.id === null) backend.wasm.tfjs.disposeData(bId);
+}
+
+/** Below this many multiply-adds per slice, one call to the stock batched loop beats per-slice XNNPACK calls. */
+const MIN_SLICE_MACS = 8192;
 
 const fastBatchMatMul: KernelFunc = ({ inputs, backend: b, attrs }) => {
   const backend = b as unknown as BackendWasm;
@@ -116,24 +128,33 @@ const fastBatchMatMul: KernelFunc = ({ inputs, backend: b, attrs }) => {
   }
   const outBatchShape = (batchA >= batchB ? a.shape : bIn.shape).slice(0, -2);
   const batch = Math.max(batchA, batchB);
+  const out = backend.makeOutput([...outBatchShape, m, n], "float32");
+  const outData = backend.dataIdMap.get(out.dataId);
+  if (batch > 1 && batchA === batchB && m * k * n < MIN_SLICE_MACS) {
+    // 0) many tiny products (decoding: one query row per head): the stock loop, in one call
+    const aD = backend.dataIdMap.get(a.dataId), bD = backend.dataIdMap.get(bIn.dataId);
+    wasmBmm!(aD.id, shapeBytes([batch, aR, aC]), 3, bD.id, shapeBytes([batch, bR, bC]), 3, transposeA, transposeB, outData.id);
+    return out;
+  }
   // 1) explicit transposes (the fast Transpose kernel), so every product is non-transposed
   const temps: TensorInfo[] = [];
   const aN = transposeA ? transposeLast2(backend, a, batchA, aR, aC) : a;
   if (transposeA) temps.push(aN);
   const bN = transposeB ? transposeLast2(backend, bIn, batchB, bR, bC) : bIn;
   if (transposeB) temps.push(bN);
-  const out = backend.makeOutput([...outBatchShape, m, n], "float32");
-  const aOff = backend.dataIdMap.get(aN.dataId).memoryOffset;
-  const bOff = backend.dataIdMap.get(bN.dataId).memoryOffset;
-  const oOff = backend.dataIdMap.get(out.dataId).memoryOffset;
+  const aD = backend.dataIdMap.get(aN.dataId), bD = backend.dataIdMap.get(bN.dataId);
   if (batchB === 1) {
     // 2) shared right operand: one [batch*M, K] @ [K, N] product
-    mm2d(backend, aOff, bOff, oOff, batchA * m, k, n);
+    mm2d(backend, { offset: aD.memoryOffset, id: aD.id }, { offset: bD.memoryOffset, id: bD.id }, outData.id, batchA * m, k, n);
   } else {
     // 3) one product per slice, on views
     for (let i = 0; i < batch; i++) {
       const ai = batchA === 1 ? 0 : i;
-      mm2d(backend, aOff + 4 * ai * m * k, bOff + 4 * i * k * n, oOff + 4 * i * m * n, m, k, n);
+      const oId = view(backend, outData.memoryOffset + 4 * i * m * n, m * n);
+      mm2d(backend,
+        batchA === 1 ? { offset: aD.memoryOffset, id: aD.id } : { offset: aD.memoryOffset + 4 * ai * m * k, id: null },
+        { offset: bD.memoryOffset + 4 * i * k * n, id: null }, oId, m, k, n);
+      backend.wasm.tfjs.disposeData(oId);
     }
   }
   for (const t of temps) backend.disposeData(t.dataId);
@@ -222,7 +243,27 @@ const unsortedSegmentSum: KernelFunc = ({ inputs, backend: b, attrs }) => {
   return out;
 };
 
+/** SplitV through the copy-free slice (the stock one copies the whole input once per piece). */
+const fastSplitV: KernelFunc = ({ inputs, backend: b, attrs }) => {
+  const backend = b as unknown as BackendWasm;
+  const { x } = inputs as { x: TensorInfo };
+  const { numOrSizeSplits, axis } = attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
+  const xVals = backend.typedArrayFromHeap(x);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((n) => {
+    const size = x.shape.slice();
+    size[ax] = n;
+    const out = backend.makeOutput(size, x.dtype);
+    copySlice(xVals, x.shape, begin, size, backend.typedArrayFromHeap(out));
+    begin[ax] += n;
+    return out;
+  });
+};
+
 const kernels: KernelConfig[] = [
+  { kernelName: "SplitV", backendName: "wasm", kernelFunc: fastSplitV },
   { kernelName: "BatchMatMul", backendName: "wasm", kernelFunc: fastBatchMatMul },
   { kernelName: "Slice", backendName: "wasm", kernelFunc: fastSlice },
   { kernelName: "Unpack", backendName: "wasm", kernelFunc: fastUnpack },

@@ -164,7 +164,8 @@ function rmsNorm(x: tf.Tensor2D, w: tf.Tensor, eps: number): tf.Tensor2D {
  */
 function gelu(x: tf.Tensor): tf.Tensor {
   const c = 2 * Math.sqrt(2 / Math.PI);
-  return tf.mul(x, tf.sigmoid(tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), c)));
+  const x3 = tf.mul(tf.mul(x, x), x); // not tf.pow: wasm's Pow is scalar
+  return tf.mul(x, tf.sigmoid(tf.mul(tf.add(x, tf.mul(x3, 0.044715)), c)));
 }
 
 /** SiLU (Elfwing et al. 2018): x * sigmoid(x); SwiGLU = silu(x Wg) * (x Wu) (Shazeer 2020, eq. 6). */
