@@ -13,7 +13,8 @@
  *                " Yes"/" No" under a character tokenizer) is appended to the prompt, since its
  *                probability cancels in the ratio.
  *  - likelihood: mean per-token probability (1/n) sum_j p(c_j | prompt, c_<j) of the continuation
- *                c = the reference answer appended after the prompt (the template ends with the
+ *                c = the reference answer (option `continuation`, a template, default "{reference}")
+ *                appended after the prompt (the template ends with the
  *                answer cue, e.g. "...\nanswer "). Prompt and continuation are encoded separately
  *                and concatenated, so the continuation's tokens are known exactly.
  *  - confidence: exp(-mean entropy) of a greedy continuation of `tokens` tokens (batched `sample`;
@@ -59,6 +60,11 @@ export interface ProbeItem {
 export interface ProbeOptions<M> {
   /** rows per forward pass; bounds memory to chunk x T x V floats of logits */
   chunk?: number;
+  /**
+   * likelihood scorers: the continuation whose tokens are scored, a template with the same
+   * variables as the prompt (default "{reference}": the reference answer right after the prompt)
+   */
+  continuation?: string;
   /** prepend the tokenizer's bos id to every row (default true: the trainer's convention) */
   bos?: boolean;
   /** the sampler for confidence probes (default: src/model/sample.ts) */
@@ -80,7 +86,7 @@ export async function runProbes<M extends ScoringModel>(
   opts: ProbeOptions<M> = {},
 ): Promise<Record<string, number[][]>> {
   const chunk = Math.max(1, opts.chunk ?? 32);
-  const rows = buildRows(model, tokenizer, probes, items, opts.bos ?? true);
+  const rows = buildRows(model, tokenizer, probes, items, opts);
   const out = emptyResult(probes, items);
 
   // 1) yes_no and likelihood: one batch of forward passes
@@ -118,7 +124,7 @@ export async function runProbesOneByOne<M extends ScoringModel>(
   opts: ProbeOptions<M> = {},
 ): Promise<Record<string, number[][]>> {
   const out = emptyResult(probes, items);
-  for (const r of buildRows(model, tokenizer, probes, items, opts.bos ?? true)) {
+  for (const r of buildRows(model, tokenizer, probes, items, opts)) {
     if (r.kind === "confidence") {
       const sample = opts.sample ?? (await defaultSample<M>());
       const [res] = await sample(model, [r.context], { maxNewTokens: r.tokens, temperature: 0, stopTokens: [tokenizer.eosId] }, (ids) => tokenizer.decode(ids));
@@ -200,9 +206,9 @@ function emptyResult(probes: ProbePlan[], items: ProbeItem[]): Record<string, nu
   return out;
 }
 
-function buildRows(model: ScoringModel, tokenizer: Tokenizer, probes: ProbePlan[], items: ProbeItem[], bos: boolean): Row[] {
+function buildRows<M>(model: ScoringModel, tokenizer: Tokenizer, probes: ProbePlan[], items: ProbeItem[], opts: ProbeOptions<M>): Row[] {
   const ctx = model.config.contextLength;
-  const head = bos ? [tokenizer.bosId] : [];
+  const head = opts.bos ?? true ? [tokenizer.bosId] : [];
   const rows: Row[] = [];
   for (const probe of probes) {
     // yes/no: first differing token, with the shared leading tokens moved into the prompt
@@ -212,20 +218,21 @@ function buildRows(model: ScoringModel, tokenizer: Tokenizer, probes: ProbePlan[
       // an empty response still has one (empty) step: K >= 1 boundaries after the question
       const steps = item.stepTexts.length > 0 ? item.stepTexts : [""];
       for (let k = 0; k <= steps.length; k++) {
-        const prompt = fillTemplate(probe.prompt, {
+        const vars = {
           question: item.question,
           steps: steps.slice(0, k).join(""),
           step: k > 0 ? steps[k - 1] : "",
           reference: item.reference,
-        });
+        };
+        const prompt = fillTemplate(probe.prompt, vars);
         const base = { probe: probe.name, item: i, k };
         const body = tokenizer.encode(prompt);
         const sc = probe.scorer;
         if (sc.kind === "yes_no" && yesNo) {
           rows.push({ ...base, kind: "yes_no", context: fit(head, [...body, ...yesNo.shared], ctx), yes: yesNo.yes, no: yesNo.no });
         } else if (sc.kind === "likelihood") {
-          let cont = tokenizer.encode(item.reference);
-          if (cont.length === 0) throw new Error(`probe "${probe.name}": the reference answer of item ${i} encodes to no tokens`);
+          let cont = tokenizer.encode(fillTemplate(opts.continuation ?? "{reference}", vars));
+          if (cont.length === 0) throw new Error(`probe "${probe.name}": the continuation (reference answer) of item ${i} encodes to no tokens`);
           cont = cont.slice(0, Math.max(1, ctx - head.length - 1)); // at least one prompt token stays
           rows.push({ ...base, kind: "likelihood", context: fit(head, body, ctx - cont.length), cont });
         } else if (sc.kind === "confidence") {

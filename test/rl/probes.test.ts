@@ -99,6 +99,11 @@ test("yes_no and likelihood values worked by hand on a constant-logits model", a
   const out = await runProbes(constant, tok, plans, [{ question: "q", reference: "y7", stepTexts: ["a\n", "b"] }]);
   assert.deepEqual(out.yn[0].map((v) => Math.round(v * 1e6) / 1e6), [0.75, 0.75, 0.75]);
   out.lik[0].forEach((v) => near(v, 2 / (V + 2)));
+  // a continuation template: "y{reference}\n" -> tokens y, y, 7, \n: (3 + 3 + 1 + 1) / 4 / (V + 2)
+  const cont = await runProbes(constant, tok, plans.slice(1), [{ question: "q", reference: "y7", stepTexts: ["a\n"] }], { continuation: "y{reference}\n" });
+  cont.lik[0].forEach((v) => near(v, 2 / (V + 2)));
+  const cont2 = await runProbes(constant, tok, plans.slice(1), [{ question: "q", reference: "77", stepTexts: ["a\n"] }], { continuation: "y{reference}" });
+  cont2.lik[0].forEach((v) => near(v, (3 + 1 + 1) / 3 / (V + 2)));
 });
 
 test("a prompt longer than the context is cut from the left (its end is kept)", async () => {
@@ -133,5 +138,17 @@ test("continuationLogprobs equals the per-token log-probs of a single forward pa
     assert.equal(got[i].length, r.cont.length);
     got[i].forEach((v, j) => near(v, all[r.context.length - 1 + j]));
   });
+  model.dispose();
+});
+
+test("with the real Transformer and sampler: batched probes equal one-by-one", async () => {
+  const { Transformer } = await import("../../src/model/transformer.js");
+  const { gptConfig } = await import("../../src/model/config.js");
+  const model = Transformer.create(gptConfig({ vocabSize: tok.vocabSize, contextLength: 32, layers: 1, width: 16, heads: 2, seed: 4 }));
+  const before = tf.memory().numTensors;
+  const slow = await runProbesOneByOne(model, tok, probes, items);
+  const fast = await runProbes(model, tok, probes, items, { chunk: 5 });
+  for (const p of probes) fast[p.name].forEach((vals, i) => vals.forEach((v, k) => near(v, slow[p.name][i][k], 1e-4)));
+  assert.equal(tf.memory().numTensors, before);
   model.dispose();
 });
