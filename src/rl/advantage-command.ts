@@ -8,6 +8,7 @@
  */
 import * as fs from "node:fs";
 import * as tf from "@tensorflow/tfjs-core";
+import { compile as dslCompile } from "../../dsl/index.js";
 import type { ExperimentPlan } from "../../dsl/plan.js";
 import type { RolloutBatch } from "./batch.js";
 import { initBackend } from "../backend/index.js";
@@ -35,13 +36,6 @@ export interface AdvantageCommandOptions {
   compile?: CompileFn;
 }
 
-/** Loaded at run time, so this module does not tie the engine's build to the DSL's. */
-async function defaultCompile(): Promise<CompileFn> {
-  const specifier = "../../dsl/index.js";
-  const mod = (await import(specifier)) as { compile: CompileFn };
-  return mod.compile;
-}
-
 /** Float32 values printed with the digits float32 holds (9 significant), not float64 noise. */
 function round(x: number): number {
   return Number(x.toPrecision(9));
@@ -63,7 +57,7 @@ async function loadPlan(specPath: string, opts: AdvantageCommandOptions): Promis
       return fail(`${specPath}: not a compiled plan: ${(err as Error).message}`);
     }
   }
-  const compile = opts.compile ?? (await defaultCompile());
+  const compile = opts.compile ?? (dslCompile as CompileFn);
   const { plan, diagnostics } = compile(text, { file: specPath, purpose: "advantage" });
   const errors = diagnostics.filter((d) => (d.severity ?? "error") === "error");
   const lines = diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}${d.hint ? ` (${d.hint})` : ""}`);
