@@ -146,7 +146,7 @@ export interface NamedArgCstNode extends CstNode {
 }
 
 export type NamedArgCstChildren = {
-  Identifier: IToken[];
+  name: NameCstNode[];
   Equals: IToken[];
   expression: ExpressionCstNode[];
 };
@@ -218,7 +218,7 @@ export interface ParamCstNode extends CstNode {
 }
 
 export type ParamCstChildren = {
-  Identifier: IToken[];
+  name: NameCstNode[];
   Equals?: IToken[];
   expression?: ExpressionCstNode[];
 };
@@ -385,8 +385,7 @@ export interface ReferenceCstNode extends CstNode {
 
 export type ReferenceCstChildren = {
   Identifier?: IToken[];
-  Steps?: IToken[];
-  Reward?: IToken[];
+  DeclKeyword?: IToken[];
   LParen?: IToken[];
   callArgs?: CallArgsCstNode[];
   RParen?: IToken[];

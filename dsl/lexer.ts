@@ -14,12 +14,15 @@ export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][
 /** Every keyword is also a `Keyword`, so a setting name may be a keyword (`sft { steps 600 }`). */
 export const Keyword = createToken({ name: "Keyword", pattern: Lexer.NA });
 
-function keyword(word: string): TokenType {
+/** Declaration keywords may also be names inside formulas and argument lists (`probe = belief`, `steps`, `reward`). */
+export const DeclKeyword = createToken({ name: "DeclKeyword", pattern: Lexer.NA, categories: [Keyword] });
+
+function keyword(word: string, decl = true): TokenType {
   return createToken({
     name: word[0]!.toUpperCase() + word.slice(1),
     pattern: new RegExp(word),
     longer_alt: Identifier,
-    categories: [Keyword],
+    categories: decl ? [Keyword, DeclKeyword] : [Keyword],
   });
 }
 
@@ -43,14 +46,14 @@ export const Eval = keyword("eval");
 export const Track = keyword("track");
 export const Method = keyword("method");
 // Formulas.
-export const If = keyword("if");
-export const Then = keyword("then");
-export const Else = keyword("else");
-export const Over = keyword("over");
-export const By = keyword("by");
-export const And = keyword("and");
-export const Or = keyword("or");
-export const Not = keyword("not");
+export const If = keyword("if", false);
+export const Then = keyword("then", false);
+export const Else = keyword("else", false);
+export const Over = keyword("over", false);
+export const By = keyword("by", false);
+export const And = keyword("and", false);
+export const Or = keyword("or", false);
+export const Not = keyword("not", false);
 
 /** The keywords that start a declaration (the parser's recovery points). */
 export const DECLARATION_KEYWORDS: TokenType[] = [
@@ -117,6 +120,7 @@ export const allTokens: TokenType[] = [
   ...DECLARATION_KEYWORDS,
   ...FORMULA_KEYWORDS,
   Keyword,
+  DeclKeyword,
   Identifier,
   LParen, RParen, LBrace, RBrace, Comma, Colon, DotDot,
   EqEq, NotEq, LessEq, GreaterEq, Less, Greater, Equals,

@@ -134,7 +134,7 @@ export class StepwiseParser extends CstParser {
   });
 
   private namedArg = this.RULE("namedArg", () => {
-    this.CONSUME(T.Identifier);
+    this.SUBRULE(this.name);
     this.CONSUME(T.Equals);
     this.SUBRULE(this.expression);
   });
@@ -186,7 +186,7 @@ export class StepwiseParser extends CstParser {
   });
 
   private param = this.RULE("param", () => {
-    this.CONSUME(T.Identifier);
+    this.SUBRULE(this.name);
     this.OPTION(() => {
       this.CONSUME(T.Equals);
       this.SUBRULE(this.expression);
@@ -320,12 +320,11 @@ export class StepwiseParser extends CstParser {
     ]);
   });
 
-  /** A name (built-ins `steps` and `reward` are keywords too), optionally called. */
+  /** A name (a declaration keyword too: `steps`, `reward`, a parameter `probe`), optionally called. */
   private reference = this.RULE("reference", () => {
     this.OR([
       { ALT: () => this.CONSUME(T.Identifier) },
-      { ALT: () => this.CONSUME(T.Steps) },
-      { ALT: () => this.CONSUME(T.Reward) },
+      { ALT: () => this.CONSUME(T.DeclKeyword) },
     ]);
     this.OPTION(() => {
       this.CONSUME(T.LParen);

@@ -148,9 +148,9 @@ export class AstBuilder extends BaseVisitor implements C.StepwiseCstVisitor<void
   }
 
   namedArg(c: C.NamedArgCstChildren): NamedArg {
-    const id = first(c.Identifier);
+    const id = this.visit(first(c.name)) as { name: string; span: Span };
     const value = this.visit(first(c.expression)) as Expr;
-    return { name: id.image, nameSpan: tokenSpan(id), value, span: joinSpans(tokenSpan(id), value.span) };
+    return { name: id.name, nameSpan: id.span, value, span: joinSpans(id.span, value.span) };
   }
 
   trainDecl(c: C.TrainDeclCstChildren): Decl {
@@ -193,8 +193,8 @@ export class AstBuilder extends BaseVisitor implements C.StepwiseCstVisitor<void
   }
 
   param(c: C.ParamCstChildren): Param {
-    const id = first(c.Identifier);
-    return { name: id.image, span: tokenSpan(id), ...(c.expression ? { default: this.visit(c.expression[0]!) as Expr } : {}) };
+    const id = this.visit(first(c.name)) as { name: string; span: Span };
+    return { name: id.name, span: id.span, ...(c.expression ? { default: this.visit(c.expression[0]!) as Expr } : {}) };
   }
 
   block(c: C.BlockCstChildren): Block {
@@ -294,7 +294,7 @@ export class AstBuilder extends BaseVisitor implements C.StepwiseCstVisitor<void
     return this.visit(first(c.reference)) as Expr;
   }
   reference(c: C.ReferenceCstChildren): Expr {
-    const t = (c.Identifier ?? c.Steps ?? c.Reward)![0]!;
+    const t = (c.Identifier ?? c.DeclKeyword)![0]!;
     if (!c.LParen) return { kind: "name", name: t.image, span: tokenSpan(t) };
     const inner = this.visit(first(c.callArgs)) as { args: Expr[]; modifiers: Modifier[] };
     return { kind: "call", fn: t.image, fnSpan: tokenSpan(t), ...inner, span: joinSpans(tokenSpan(t), tokenSpan(first(c.RParen))) };
