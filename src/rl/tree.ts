@@ -11,7 +11,7 @@
  *     given its prefix (batched forward passes);
  *  3. choose: softmax over the siblings' scores, one draw from a seeded PRNG;
  *  4. stop at a leaf: a step that does not end with the delimiter (the model said eos, or the
- *     step ran out of tokens), depth `maxDepth`, or a full context.
+ *     step ran out of tokens), depth `maxDepth`, `maxTokens` response tokens, or a full context.
  * `paths` selections run per question (paper: K = 64, C = 2).
  *
  * Reuse (Stepwise's choice): a node is expanded ONCE; later selections that reach it choose again
@@ -82,6 +82,8 @@ export interface TreeOptions<M> {
   maxStepTokens: number;
   /** most steps in a response */
   maxDepth: number;
+  /** most tokens in a response, all steps together (default: only the model's context limits it) */
+  maxTokens?: number;
   /** the step delimiter, e.g. "\n" */
   delimiter: string;
   /** 1 when the response text's answer matches the reference (the task's verifier) */
@@ -132,7 +134,8 @@ export async function sampleTree<M extends ScoringModel>(
       const jobs: { q: number; node: number; prefix: number[]; budget: number }[] = [];
       for (const q of toExpand) {
         const prefix = prefixTokens(trees[q], cur[q]);
-        const budget = Math.min(opts.maxStepTokens, ctx - prefix.length);
+        const used = prefix.length - trees[q].nodes[0].tokens.length; // response tokens so far
+        const budget = Math.min(opts.maxStepTokens, ctx - prefix.length, (opts.maxTokens ?? Infinity) - used);
         if (budget <= 0) {
           markLeaf(trees[q], cur[q], true, opts);
           continue;

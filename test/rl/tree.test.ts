@@ -124,6 +124,29 @@ test("maxDepth ends a selection at a truncated leaf", async () => {
   model.dispose();
 });
 
+test("maxTokens bounds the whole response", async () => {
+  const model = new StandInModel(tok.vocabSize, 64, 2);
+  // steps "s00\n" are 4 tokens: with 6 response tokens the second step gets a budget of 2 and is cut
+  const calls: number[][][] = [];
+  const budgets: number[] = [];
+  const sample: SampleFn<StandInModel> = (m, prompts, o, d) => {
+    budgets.push(o.maxNewTokens);
+    const full = scripted(calls)(m, prompts, o, d) as SampleResult[];
+    return full.map((r) => {
+      if (r.tokens.length <= o.maxNewTokens) return r;
+      const tokens = r.tokens.slice(0, o.maxNewTokens);
+      return { ...r, tokens, text: tok.decode(tokens), truncated: true };
+    });
+  };
+  const [t] = await sampleTree(model, model, tok, questions.slice(0, 1), baseOpts(sample, { maxTokens: 6, paths: 2 }));
+  assert.deepEqual([...new Set(budgets)], [6, 2]); // min(maxStepTokens 12, 6 - 0), then 6 - 4
+  for (const id of t.paths) {
+    assert.ok(t.nodes[id].truncated);
+    assert.ok(responseText(t, id).length <= 6);
+  }
+  model.dispose();
+});
+
 test("softmaxChoice follows the softmax of the scores", () => {
   // scores ln 1, ln 3: probabilities 1/4, 3/4; u * z with z = 4 (after subtracting the max: 1/3, 1 -> z = 4/3)
   const s = [0, Math.log(3)];
