@@ -6,7 +6,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../src/backend/index.js";
 import { CheckpointError } from "../../src/io/errors.js";
-import { readSafetensorsHeader } from "../../src/io/safetensors.js";
+import { readSafetensors, readSafetensorsHeader, writeSafetensors } from "../../src/io/safetensors.js";
 import { loadCheckpoint, loadHfModel, saveCheckpoint, describeWeights } from "../../src/model/checkpoint.js";
 import { gptConfig, llamaConfig } from "../../src/model/config.js";
 import { Transformer } from "../../src/model/transformer.js";
@@ -244,4 +244,22 @@ test("a model too large for the backend is refused before loading, with the numb
   // for inference it fits, and the next check (the layout) speaks
   await rejects(loadHfModel(big, { backend: "wasm", forTraining: false }), file, /does not explain|has shape/);
   fs.rmSync(big, { recursive: true });
+});
+
+test("HF files saved by other classes load: 'transformer.' prefix, attention-mask buffers, f16", async () => {
+  const dir = fresh();
+  const model = await saveTiny(dir);
+  const w = path.join(dir, "model.safetensors");
+  const { tensors } = readSafetensors(w);
+  const renamed = new Map([...tensors].map(([k, v]) => [`transformer.${k}`, v]));
+  renamed.set("transformer.h.0.attn.bias", { shape: [1, 1, 16, 16], data: new Float32Array(256).fill(1) }); // GPT2's causal-mask buffer
+  writeSafetensors(w, renamed, { dtype: "F16" });
+  const ck = await loadHfModel(dir);
+  for (const [name, v] of model.params) {
+    const got = ck.model.params.get(name)!.dataSync();
+    const want = v.dataSync();
+    for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= Math.abs(want[i]!) * 1e-3 + 1e-7, `${name}[${i}]`);
+  }
+  ck.model.dispose();
+  model.dispose();
 });
