@@ -1,15 +1,11 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-cpu";
-import { createRequire } from "node:module";
+import { initBackend } from "../../src/backend/index.js";
 import { clippedPolicyLoss, dpoLoss, sftLoss, stepDpoLoss, type ClippedPlan } from "../../src/rl/objectives.js";
 
 before(async () => {
-  // tfjs-core's gradient registry: its ESM build uses directory imports that Node's ESM loader
-  // refuses, so load it through require (CommonJS resolution picks dist/gradients.js)
-  createRequire(import.meta.url)("@tensorflow/tfjs-core/dist/register_all_gradients.js");
-  await tf.setBackend("cpu");
+  await initBackend({ backend: "cpu" }); // exact numbers; gradients registered by the backend module
 });
 
 const plan = (over: Partial<ClippedPlan> = {}): ClippedPlan => ({

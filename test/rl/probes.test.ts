@@ -1,14 +1,14 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-cpu";
+import { initBackend } from "../../src/backend/index.js";
 import { CharTokenizer } from "../../src/tokenizer/chars.js";
 import { continuationLogprobs, fillTemplate, runProbes, runProbesOneByOne, type ScoringModel } from "../../src/rl/probes.js";
 import type { ProbePlan } from "../../dsl/plan.js";
 import { StandInModel, standInSample } from "./standin-model.js";
 
 before(async () => {
-  await tf.setBackend("cpu");
+  await initBackend({ backend: "cpu" }); // exact numbers; gradients registered by the backend module
 });
 
 const tok = new CharTokenizer();

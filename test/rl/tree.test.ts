@@ -1,8 +1,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-cpu";
+import { initBackend } from "../../src/backend/index.js";
 import { CharTokenizer } from "../../src/tokenizer/chars.js";
 import { Transformer } from "../../src/model/transformer.js";
 import { gptConfig } from "../../src/model/config.js";
@@ -14,9 +13,7 @@ import type { SampleResult } from "../../src/model/types.js";
 import { StandInModel } from "./standin-model.js";
 
 before(async () => {
-  // tfjs-core's gradients load through require (its ESM build uses directory imports)
-  createRequire(import.meta.url)("@tensorflow/tfjs-core/dist/register_all_gradients.js");
-  await tf.setBackend("cpu");
+  await initBackend({ backend: "cpu" }); // exact numbers; gradients registered by the backend module
 });
 
 const tok = new CharTokenizer();
