@@ -86,7 +86,7 @@ export class StepwiseKernel implements KernelHandler {
   private count = 0;
   private readonly exec: StepwiseExecutor;
   private io: Publisher | null = null;
-  private typesReady: Promise<void>;
+  private typesReady: Promise<void> | null = null;
 
   constructor() {
     this.exec = createStepwiseExecutor(process.cwd());
@@ -95,11 +95,15 @@ export class StepwiseKernel implements KernelHandler {
     // tslab's own display API (`import * as tslab from "tslab"`) works here too
     tslabJupyter.lastWriteDisplayData = (data: Record<string, unknown>, update: boolean) =>
       this.io?.publish(update ? "update_display_data" : "display_data", { transient: {}, ...data });
-    this.typesReady = ensureStepwiseTypes()
+  }
+
+  /** Typings of `stepwise` for the checker, built on the first cell that names the package. */
+  private stepwiseTypes(): Promise<void> {
+    return (this.typesReady ??= ensureStepwiseTypes()
       .then((dts) => {
         if (dts) this.exec.useStepwiseTypes(dts);
       })
-      .catch((e) => kernelLog(`no stepwise typings: ${String(e)}`));
+      .catch((e) => kernelLog(`no stepwise typings: ${String(e)}`)));
   }
 
   /** Cells' stdout/stderr go to the current request (also after it ends, as ipykernel does). */
@@ -151,7 +155,7 @@ export class StepwiseKernel implements KernelHandler {
       if (isDslCell(c.code)) {
         await this.runDsl(c.code, signal);
       } else if (c.code.trim() !== "") {
-        if (/["']stepwise["']/.test(c.code)) await this.typesReady;
+        if (/["']stepwise["']/.test(c.code)) await this.stepwiseTypes();
         const { ok, outcome } = await this.exec.run(c.code);
         if (outcome.diagnostics.length > 0 && ok) {
           // %module cells: registered despite diagnostics; show them as warnings
