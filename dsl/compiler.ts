@@ -408,7 +408,7 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
     const stage = stagePlan(st.name, s);
     train.push(stage);
     const hasAdvantage = !!advantage || (!advantageOk || !methodOk);
-    if (stage.kind === "rl" && !hasAdvantage) bag.add(st.nameSpan, "the rl stage needs an advantage", { hint: "declare `advantage = …` or `use grpo` (or another method)" });
+    if (stage.kind === "rl" && !hasAdvantage && objective?.kind !== "step_dpo") bag.add(st.nameSpan, "the rl stage needs an advantage", { hint: "declare `advantage = …` or `use grpo` (or another method)" });
     if (stage.kind === "rl" && objective?.kind === "step_dpo") bag.add(st.nameSpan, "the rl stage trains the clipped objective, but the objective is step_dpo", { hint: "use a `step_dpo { … }` stage, or `objective clipped`" });
     if (stage.kind === "step_dpo" && objective?.kind !== "step_dpo" && methodOk) bag.add(st.nameSpan, "the step_dpo stage needs the step_dpo objective", { hint: "`use sppd` or `use step_dpo`, or declare `objective step_dpo { … }`" });
   }
