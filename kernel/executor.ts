@@ -8,7 +8,9 @@
  *    to this repository's node_modules when the notebook's folder does not have it);
  *  - the checker sees `stepwise` through generated declarations (see stepwise-types.ts).
  */
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import { join, normalize } from "node:path";
 import type { Converter } from "tslab/dist/converter.js";
 import type { ConverterSet, Executor } from "tslab/dist/executor.js";
@@ -44,6 +46,12 @@ export interface StepwiseExecutor {
   interrupt(): void;
   /** Binds a value to a cell-visible variable, typed `typeName` (a type expression). */
   bind(name: string, value: unknown, typeName?: string): Promise<void>;
+  /**
+   * Loads `stepwise` as ES modules (a real `import()`), so that cells' `require("stepwise")` gets
+   * that module graph: tsx's CommonJS path would turn ESM-only dependencies (chevrotain) into
+   * `require` calls, which their `exports` refuse.
+   */
+  preloadStepwise(): Promise<void>;
   /** Switches the checker's view of `stepwise` to the declarations at `dtsPath`. */
   useStepwiseTypes(dtsPath: string): void;
   close(): void;
@@ -118,7 +126,9 @@ export function createStepwiseExecutor(rootDir = process.cwd()): StepwiseExecuto
   const g = globalThis as unknown as { __tslab__: { require: NodeJS.Require; exports: Record<string, unknown> } };
   const cellRequire = g.__tslab__.require;
   const repoRequire = createRequire(join(REPO_ROOT, "package.json"));
+  let stepwiseModule: unknown;
   const req = ((id: string) => {
+    if (id === "stepwise" && stepwiseModule !== undefined) return stepwiseModule;
     if (id === "stepwise" || id.startsWith("stepwise/")) return repoRequire(id);
     try {
       return cellRequire(id);
@@ -165,6 +175,12 @@ export function createStepwiseExecutor(rootDir = process.cwd()): StepwiseExecuto
       const r = await run(`let ${name}: ${typeName} = (globalThis as any)[Symbol.for("stepwise.kernel.bind")];`);
       delete (globalThis as unknown as Record<symbol, unknown>)[BIND_KEY];
       if (!r.ok) throw new Error(`could not bind ${name}: ${r.outcome.diagnostics.map((d) => d.message).join("; ")}`);
+    },
+    async preloadStepwise() {
+      if (stepwiseModule !== undefined) return;
+      const entry = join(REPO_ROOT, "src", "index.ts");
+      if (!existsSync(entry)) return;
+      stepwiseModule = await import(pathToFileURL(entry).href);
     },
     useStepwiseTypes(dtsPath) {
       const target = dtsPath.replace(/\\/g, "/").replace(/\.d\.ts$/, "");

@@ -155,7 +155,10 @@ export class StepwiseKernel implements KernelHandler {
       if (isDslCell(c.code)) {
         await this.runDsl(c.code, signal);
       } else if (c.code.trim() !== "") {
-        if (/["']stepwise["']/.test(c.code)) await this.stepwiseTypes();
+        if (/["']stepwise["']/.test(c.code)) {
+          await this.exec.preloadStepwise();
+          await this.stepwiseTypes();
+        }
         const { ok, outcome } = await this.exec.run(c.code);
         if (outcome.diagnostics.length > 0 && ok) {
           // %module cells: registered despite diagnostics; show them as warnings
