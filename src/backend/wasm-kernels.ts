@@ -106,6 +106,14 @@ function mm2d(backend: BackendWasm, a: Operand, b: Operand, outId: number, m: nu
   if (b.id === null) backend.wasm.tfjs.disposeData(bId);
 }
 
+/**
+ * Right operands up to this many elements are passed by their own id, so XNNPACK keeps their
+ * packed copy between calls (weights of small models: no repacking per step). Larger ones are
+ * packed per call and dropped, so a 0.5B-parameter model's weights are not held twice in the
+ * 4 GiB wasm heap.
+ */
+const MAX_CACHED_WEIGHT = 1 << 20;
+
 /** Below this many multiply-adds per slice, one call to the stock batched loop beats per-slice XNNPACK calls. */
 const MIN_SLICE_MACS = 8192;
 
@@ -145,7 +153,8 @@ const fastBatchMatMul: KernelFunc = ({ inputs, backend: b, attrs }) => {
   const aD = backend.dataIdMap.get(aN.dataId), bD = backend.dataIdMap.get(bN.dataId);
   if (batchB === 1) {
     // 2) shared right operand: one [batch*M, K] @ [K, N] product
-    mm2d(backend, { offset: aD.memoryOffset, id: aD.id }, { offset: bD.memoryOffset, id: bD.id }, outData.id, batchA * m, k, n);
+    const bOp = { offset: bD.memoryOffset, id: k * n <= MAX_CACHED_WEIGHT ? bD.id : null };
+    mm2d(backend, { offset: aD.memoryOffset, id: aD.id }, bOp, outData.id, batchA * m, k, n);
   } else {
     // 3) one product per slice, on views
     for (let i = 0; i < batch; i++) {
