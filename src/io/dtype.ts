@@ -87,7 +87,12 @@ export function decodeToF32(dtype: ReadableDtype, bytes: Uint8Array, count: numb
       break;
     case "BF16": {
       const bits = new Uint32Array(out.buffer);
-      for (let i = 0; i < count; i++) bits[i] = view.getUint16(i * 2, true) << 16;
+      if (bytes.byteOffset % 2 === 0) {
+        const u16 = new Uint16Array(bytes.buffer, bytes.byteOffset, count); // little-endian platform
+        for (let i = 0; i < count; i++) bits[i] = u16[i]! << 16;
+      } else {
+        for (let i = 0; i < count; i++) bits[i] = view.getUint16(i * 2, true) << 16;
+      }
       break;
     }
     case "F16":
@@ -99,11 +104,7 @@ export function decodeToF32(dtype: ReadableDtype, bytes: Uint8Array, count: numb
 
 /** Encode f32 values as little-endian bytes of `dtype`. */
 export function encodeFromF32(dtype: WritableDtype, data: Float32Array): Uint8Array {
-  if (dtype === "F32") {
-    const out = new Uint8Array(data.length * 4);
-    new Float32Array(out.buffer).set(data); // the platform is little-endian (checked in safetensors.ts)
-    return out;
-  }
+  if (dtype === "F32") return new Uint8Array(data.buffer, data.byteOffset, data.byteLength); // a view: the platform is little-endian (checked in safetensors.ts)
   const out = new Uint8Array(data.length * 2);
   const view = new DataView(out.buffer);
   const conv = dtype === "BF16" ? f32ToBf16 : f32ToF16;

@@ -42,6 +42,12 @@ export interface SafetensorsHeader {
   metadata: Record<string, string>;
 }
 
+/** A tensor to write: its data, or a function producing it when the writer reaches it (one tensor in memory at a time). */
+export interface WritableTensor {
+  shape: number[];
+  data: Float32Array | (() => Float32Array);
+}
+
 export interface WriteOptions {
   /** element type on disk; F32 by default (checkpoints are exact) */
   dtype?: WritableDtype;
@@ -243,7 +249,7 @@ export function readSafetensors(file: string): { tensors: Map<string, FloatTenso
  */
 export function writeSafetensors(
   file: string,
-  tensors: Map<string, FloatTensor> | Iterable<[string, FloatTensor]>,
+  tensors: Map<string, WritableTensor> | Iterable<[string, WritableTensor]>,
   opts: WriteOptions = {},
 ): void {
   const dtype = opts.dtype ?? "F32";
@@ -254,7 +260,7 @@ export function writeSafetensors(
   let offset = 0;
   for (const [name, t] of entries) {
     const n = elementCount(t.shape);
-    if (n !== t.data.length) {
+    if (typeof t.data !== "function" && n !== t.data.length) {
       throw new Error(`writeSafetensors: tensor "${name}" has shape [${t.shape.join(", ")}] but ${t.data.length} values`);
     }
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + n * size] };
@@ -269,7 +275,14 @@ export function writeSafetensors(
   try {
     fs.writeSync(fd, len);
     fs.writeSync(fd, json);
-    for (const [, t] of entries) fs.writeSync(fd, encodeFromF32(dtype, t.data));
+    for (const [name, t] of entries) {
+      const data = typeof t.data === "function" ? t.data() : t.data;
+      if (data.length !== elementCount(t.shape)) {
+        throw new Error(`writeSafetensors: tensor "${name}" has shape [${t.shape.join(", ")}] but ${data.length} values`);
+      }
+      const bytes = encodeFromF32(dtype, data);
+      for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+    }
   } finally {
     fs.closeSync(fd);
   }

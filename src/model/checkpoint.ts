@@ -17,7 +17,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { CheckpointError } from "../io/errors.js";
-import { readSafetensors, writeSafetensors, type FloatTensor } from "../io/safetensors.js";
+import { readSafetensors, writeSafetensors, type FloatTensor, type WritableTensor } from "../io/safetensors.js";
 import { WEIGHTS_FILE, WeightSource } from "../io/weights.js";
 import { loadTokenizer, saveTokenizer } from "../tokenizer/index.js";
 import type { Tokenizer } from "../tokenizer/types.js";
@@ -69,7 +69,7 @@ export interface LoadedHfModel {
 // ---------------------------------------------------------------------------------------------
 // memory
 
-/** The wasm backend addresses at most 4 GiB (32-bit WebAssembly memory). */
+/** The wasm backend addresses at most 4 GiB: tfjs-backend-wasm 4.22's .wasm files declare a maximum of 65536 pages of 64 KiB. */
 const WASM_HEAP_BYTES = 4 * 2 ** 30;
 /**
  * Training with AdamW holds the weights, their gradients and two moments: about 4x the weights
@@ -132,12 +132,19 @@ function findName(src: WeightSource, name: string): string | undefined {
   return undefined;
 }
 
-/** 2-D transpose of row-major data: [rows, cols] -> [cols, rows]. */
-function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
+/** 2-D transpose of row-major data: [rows, cols] -> [cols, rows], in 32x32 tiles (cache-friendly for big matrices). */
+export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[base + c]!;
+  const B = 32;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(rows, r0 + B);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(cols, c0 + B);
+      for (let r = r0; r < r1; r++) {
+        const base = r * cols;
+        for (let c = c0; c < c1; c++) out[c * rows + r] = data[base + c]!;
+      }
+    }
   }
   return out;
 }
@@ -227,14 +234,20 @@ function loadModel(dir: string, opts: LoadOptions): { model: Transformer; config
   }
 }
 
-/** The model's parameters in HF layout and names (transposed back where the spec says). */
-function modelTensors(model: Transformer): Map<string, FloatTensor> {
-  const out = new Map<string, FloatTensor>();
+/**
+ * The model's parameters in HF layout and names (transposed back where the spec says), each read
+ * from the backend only when the writer reaches it, so a save holds one extra tensor at a time.
+ */
+function modelTensors(model: Transformer): Map<string, WritableTensor> {
+  const out = new Map<string, WritableTensor>();
   for (const s of hfLayout(model.config)) {
     const v = model.params.get(s.name);
     if (!v) throw new Error(`saveCheckpoint: the model has no parameter "${s.name}"`);
-    const data = v.dataSync() as Float32Array;
-    out.set(s.name, { shape: s.hfShape, data: s.transpose ? transpose2d(data, s.shape[0]!, s.shape[1]!) : Float32Array.from(data) });
+    const read = () => {
+      const data = v.dataSync() as Float32Array;
+      return s.transpose ? transpose2d(data, s.shape[0]!, s.shape[1]!) : data;
+    };
+    out.set(s.name, { shape: s.hfShape, data: read });
   }
   return out;
 }
