@@ -1,4 +1,4 @@
-import { test } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -8,7 +8,9 @@ import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../../src/io/dtype.js"
 import { readSafetensors, readSafetensorsHeader, writeSafetensors, type FloatTensor } from "../../src/io/safetensors.js";
 import { INDEX_FILE, WeightSource, writeShardedSafetensors } from "../../src/io/weights.js";
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "stepwise-st-"));
+const root = fs.mkdtempSync(path.join(os.tmpdir(), "stepwise-st-"));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+const tmp = () => fs.mkdtempSync(path.join(root, "t"));
 
 function t(shape: number[], values: number[]): FloatTensor {
   return { shape, data: Float32Array.from(values) };
