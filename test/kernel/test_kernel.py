@@ -26,6 +26,16 @@ subprocess.run(
     cwd=REPO, check=True, stdout=subprocess.DEVNULL,
 )
 os.environ["JUPYTER_PATH"] = os.path.join(_prefix, "share", "jupyter")
+# stock tslab 1.0.22 (its own protocol layer), with tsx so that cells can require our .ts sources
+_stock = os.path.join(_prefix, "share", "jupyter", "kernels", "tslab-stock")
+os.makedirs(_stock, exist_ok=True)
+with open(os.path.join(_prefix, "share", "jupyter", "kernels", "stepwise", "kernel.json")) as f:
+    _argv = json.load(f)["argv"]
+with open(os.path.join(_stock, "kernel.json"), "w") as f:
+    json.dump({
+        "argv": _argv[:3] + [os.path.join(REPO, "node_modules", "tslab", "bin", "tslab"), "kernel", "--config-path", "{connection_file}"],
+        "display_name": "tslab (stock)", "language": "typescript",
+    }, f)
 
 
 def run_cell(kc, code, timeout=15):
@@ -52,11 +62,11 @@ def of_type(outputs, msg_type):
     return [m for m in outputs if m["msg_type"] == msg_type]
 
 
-def start(env=None):
+def start(env=None, kernel_name="stepwise"):
     old = dict(os.environ)
     os.environ.update(env or {})
     try:
-        return start_new_kernel(kernel_name="stepwise", startup_timeout=60, cwd=REPO)
+        return start_new_kernel(kernel_name=kernel_name, startup_timeout=60, cwd=REPO)
     finally:
         os.environ.clear()
         os.environ.update(old)
@@ -371,3 +381,32 @@ class RealDslTests(unittest.TestCase):
         self.assertTrue(err["content"]["traceback"][0].startswith("cell:3:"), err["content"]["traceback"])
         reply, _ = run_cell(self.kc, "1")
         self.assertEqual(reply["content"]["status"], "ok")
+
+
+class StockTslabDisplayTests(unittest.TestCase):
+    """src/display in stock tslab: whole bundles through tslab's own protocol layer."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.km, cls.kc = start(kernel_name="tslab-stock")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kc.stop_channels()
+        cls.km.shutdown_kernel()
+
+    def test_bundle_and_update(self):
+        code = (
+            f"const d = require({DISPLAY});\n"
+            "console.log(d.kernelKind());\n"
+            'const id = d.display({"text/html": "<b>1</b>", "text/plain": "1"}, { id: true });\n'
+            'd.updateDisplay(id, {"text/html": "<b>2</b>", "text/plain": "2"});'
+        )
+        reply, out = run_cell(self.kc, code)
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        self.assertEqual("".join(m["content"]["text"] for m in of_type(out, "stream")), "tslab\n")
+        [shown] = of_type(out, "display_data")
+        self.assertEqual(shown["content"]["data"], {"text/html": "<b>1</b>", "text/plain": "1"})
+        [update] = of_type(out, "update_display_data")
+        self.assertEqual(update["content"]["data"]["text/plain"], "2")
+        self.assertEqual(update["content"]["transient"]["display_id"], shown["content"]["transient"]["display_id"])
