@@ -5,78 +5,50 @@
  *  - step-level DPO (`step_dpo`): sibling steps from the tree self-sampler, with SPPD's dynamic
  *    value margin (gamma = 0: plain Step-DPO).
  * All three reduce to "pairs of continuations of a shared prefix" scored by the policy (with
- * gradient) and the frozen reference, which `pairLoss` implements once.
+ * gradient) and the frozen reference: `pairUpdate` (with src/rl/pairs.ts's pairLogprobs).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ExperimentPlan, StagePlan } from "../../dsl/plan.js";
 import { sample } from "../model/sample.js";
 import type { Transformer } from "../model/transformer.js";
 import { stepDpoLoss } from "../rl/objectives.js";
-import { stepPairs } from "../rl/pairs.js";
+import { leafResponses, pairLogprobs, stepPairs, type StepPair } from "../rl/pairs.js";
 import { sampleTree } from "../rl/tree.js";
 import { DEFAULT_SAMPLER } from "../rl/iteration.js";
 import type { Problem } from "../task/types.js";
 import { encodePrompt, type TrainContext } from "../train/context.js";
 import type { AdamW } from "../train/optimizer.js";
-import { buildSequences, responseMask, tokensTensor } from "../train/sequences.js";
 import { applyUpdate } from "../train/update.js";
 import type { MetricsFields } from "./types.js";
 
-/** A preference pair: two continuations of one prefix, with optional values for the margin. */
-export interface ContinuationPair {
-  prefix: number[];
-  chosen: number[];
-  rejected: number[];
-  vChosen?: number;
-  vRejected?: number;
-}
-
-/** Summed log-probs of each row's continuation: [rows]. */
-function continuationLogp(model: Transformer, prefixes: number[][], conts: number[][], padId: number): tf.Tensor1D {
-  const seq = buildSequences(prefixes, conts, padId);
-  return tf.tidy(() => {
-    const tokens = tokensTensor(seq);
-    const mask = responseMask(seq);
-    return tf.sum(tf.mul(model.score(tokens).logp, mask), 1) as tf.Tensor1D; // [rows]
-  });
-}
+type PairRows = Pick<StepPair, "prefixTokens" | "winTokens" | "loseTokens"> & { vW?: number; vL?: number };
 
 /** One update on pairs with the step-DPO loss (SPPD eq. 10; DPO when gamma = 0). */
 export function pairUpdate(
   ctx: TrainContext,
   reference: Transformer,
   optimizer: AdamW,
-  pairs: ContinuationPair[],
+  pairs: PairRows[],
   opts: { beta: number; gamma: number; marginSign: 1 | -1; lr: number },
 ): { loss: number; gradNorm: number; margin: number } {
-  const pad = ctx.tokenizer.padId;
-  const prefixes = pairs.map((p) => p.prefix);
-  const refW = tf.tidy(() => continuationLogp(reference, prefixes, pairs.map((p) => p.chosen), pad));
-  const refL = tf.tidy(() => continuationLogp(reference, prefixes, pairs.map((p) => p.rejected), pad));
-  const vW = pairs.map((p) => p.vChosen ?? 0);
-  const vL = pairs.map((p) => p.vRejected ?? 0);
+  const ids = { padId: ctx.tokenizer.padId, bosId: ctx.tokenizer.bosId };
+  const ref = pairLogprobs(reference, pairs, ids);
+  const vW = pairs.map((p) => p.vW ?? 0);
+  const vL = pairs.map((p) => p.vL ?? 0);
   try {
     const res = applyUpdate(
       ctx.model,
       optimizer,
-      () =>
-        stepDpoLoss(
-          {
-            logpW: continuationLogp(ctx.model, prefixes, pairs.map((p) => p.chosen), pad),
-            logpRefW: refW,
-            logpL: continuationLogp(ctx.model, prefixes, pairs.map((p) => p.rejected), pad),
-            logpRefL: refL,
-            vW,
-            vL,
-          },
-          opts,
-        ),
+      () => {
+        const cur = pairLogprobs(ctx.model, pairs, ids);
+        return stepDpoLoss({ logpW: cur.logpW, logpRefW: ref.logpW, logpL: cur.logpL, logpRefL: ref.logpL, vW, vL }, opts);
+      },
       opts.lr,
     );
     const margin = vW.reduce((a, v, i) => a + v - vL[i]!, 0) / Math.max(1, pairs.length);
     return { ...res, margin };
   } finally {
-    tf.dispose([refW, refL]);
+    tf.dispose([ref.logpW, ref.logpL]);
   }
 }
 
@@ -126,11 +98,11 @@ export async function runDpoStage(
 ): Promise<MetricsFields> {
   const problems = ctx.task.train(stage.pairs, step * stage.pairs);
   const groups = sampleGroups(ctx, problems, 4, seed, plan);
-  const pairs: ContinuationPair[] = [];
+  const pairs: PairRows[] = [];
   for (const g of groups) {
     const w = g.responses.find((r) => r.outcome === 1);
     const l = g.responses.find((r) => r.outcome === 0);
-    if (w && l) pairs.push({ prefix: g.prompt, chosen: w.tokens, rejected: l.tokens });
+    if (w && l) pairs.push({ prefixTokens: g.prompt, winTokens: [...w.tokens, ctx.tokenizer.eosId], loseTokens: [...l.tokens, ctx.tokenizer.eosId] });
   }
   const accuracy = groups.reduce((a, g) => a + g.responses.filter((r) => r.outcome === 1).length, 0) / Math.max(1, groups.length * 4);
   if (pairs.length === 0) return { stage: "dpo", iteration: step, pairs: 0, "reward/accuracy": accuracy, learning_rate: lr };
@@ -172,17 +144,15 @@ export async function runStepDpoStage(
     },
   );
   const sampleSeconds = (performance.now() - t0) / 1000;
-  const pairs: ContinuationPair[] = trees.flatMap((t) =>
-    stepPairs(t, objective.threshold).map((p) => ({ prefix: p.prefix, chosen: p.chosen, rejected: p.rejected, vChosen: p.vChosen, vRejected: p.vRejected })),
-  );
-  const leaves = trees.flatMap((t) => t.leaves());
+  const pairs: StepPair[] = trees.flatMap((t) => stepPairs(t, objective.threshold));
+  const leaves = trees.flatMap((t) => leafResponses(t));
   const accuracy = leaves.reduce((a, l) => a + l.correct, 0) / Math.max(1, leaves.length);
   const base = {
     stage: "step_dpo",
     iteration: step,
     pairs: pairs.length,
     "reward/accuracy": accuracy,
-    "tree/nodes": trees.reduce((a, t) => a + t.size(), 0),
+    "tree/nodes": trees.reduce((a, t) => a + t.nodes.length, 0),
     "tree/leaves": leaves.length,
     "time/sampling_s": sampleSeconds,
     learning_rate: lr,

@@ -138,10 +138,10 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
     const ck = await loadCheckpoint(store.file("checkpoints", "last"));
     ctx.model.dispose();
     ctx.model = ck.model;
-    optimizer.dispose();
-    optimizer = new AdamW(ctx.model.params);
-    if (ck.optimizerState) optimizer.setState(ck.optimizerState);
     const st = ck.state as { stageIndex: number; done: number };
+    optimizer.dispose();
+    optimizer = stageOptimizer(ctx.model, plan.train[st.stageIndex]);
+    if (ck.optimizerState) optimizer.setState(ck.optimizerState);
     progress = { stageIndex: st.stageIndex, done: st.done };
     store.truncateAfter(progress.stageIndex < plan.train.length ? plan.train[progress.stageIndex]!.kind : "end", progress.done, STAGE_KIND_ORDER(plan));
     for (const row of store.readMetrics()) if (row.stage === "eval") evals.push(row);
@@ -184,7 +184,7 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
       // a fresh optimizer per stage (its own learning rate and moments), unless resuming mid-stage
       if (progress.done === 0) {
         optimizer.dispose();
-        optimizer = new AdamW(ctx.model.params, { weightDecay: stage.kind === "sft" ? 0.1 : 0 });
+        optimizer = stageOptimizer(ctx.model, stage);
       }
       // the frozen reference of a preference or RL stage: the model as the stage began
       reference?.dispose();
@@ -227,6 +227,7 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
           });
           row = res.row;
           store.writeRollouts(step, res.batch);
+          store.writeAdvantages(step, res.advantages);
           store.appendSteps(res.steps);
         } else if (stage.kind === "dpo") {
           row = await runDpoStage(ctx, reference!, optimizer, plan, stage, step, seed, lr);
@@ -260,6 +261,14 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
     const last = store.file("checkpoints", "last");
     return await finish("failed", message, fs.existsSync(last) ? last : undefined);
   }
+}
+
+/**
+ * The optimizer of a stage: AdamW with decay 0.1 for SFT (nanoGPT's default) and none for RL and
+ * preference stages (TRL's GRPOTrainer and DPOTrainer default), moments fresh at the stage start.
+ */
+function stageOptimizer(model: Transformer, stage: StagePlan | undefined): AdamW {
+  return new AdamW(model.params, { weightDecay: stage?.kind === "sft" ? 0.1 : 0 });
 }
 
 function stageLength(stage: StagePlan, iterations?: number): number {

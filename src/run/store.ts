@@ -66,6 +66,11 @@ export class RunStore {
     this.writeText(path.join("rollouts", `iter-${iteration}.json`), JSON.stringify(batch) + "\n");
   }
 
+  /** The token advantages the update used at that iteration, next to its rollouts (for replay checks). */
+  writeAdvantages(iteration: number, advantages: number[][]): void {
+    this.writeText(path.join("rollouts", `iter-${iteration}.advantages.json`), JSON.stringify({ advantages }) + "\n");
+  }
+
   readMetrics(): MetricsRow[] {
     if (!this.exists("metrics.jsonl")) return [];
     return fs
@@ -79,14 +84,15 @@ export class RunStore {
    * On resume, drops metric and step rows written after the checkpoint being resumed from, so the
    * files read as if the run had never stopped.
    */
-  truncateAfter(stage: string, iteration: number, stageOrder: string[]): void {
+  truncateAfter(stage: string, done: number, stageOrder: string[]): void {
+    const iteration = done;
     const keep = (row: { stage: string; iteration?: number; after?: string }): boolean => {
       const s = row.stage === "eval" ? (row.after ?? "") : row.stage;
       const a = stageOrder.indexOf(s);
       const b = stageOrder.indexOf(stage);
       if (a !== b) return a < b;
       if (row.stage === "eval") return false; // an eval of the current stage runs after it finishes
-      return (row.iteration ?? 0) <= iteration;
+      return (row.iteration ?? 0) < iteration; // `iteration` counts the steps done: 0..iteration-1
     };
     for (const name of ["metrics.jsonl", "steps.jsonl"]) {
       if (!this.exists(name)) continue;

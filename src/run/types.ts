@@ -8,6 +8,7 @@
  *   runs/<name>/metrics.jsonl      one MetricsRow per line
  *   runs/<name>/steps.jsonl        one StepRecord per line
  *   runs/<name>/rollouts/iter-N.json   RolloutBatch (src/rl/batch.ts) of RL iteration N
+ *   runs/<name>/rollouts/iter-N.advantages.json   {"advantages": [[…]]}: what the update used
  *   runs/<name>/checkpoints/<tag>/     config.json, model.safetensors, tokenizer.json, optimizer.safetensors, state.json
  */
 

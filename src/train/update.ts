@@ -5,7 +5,7 @@
  * last good ones and the runner can keep its checkpoint.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-core/dist/register_all_gradients.js";
+import "../backend/gradients.js"; // the gradients of the core ops (tfjs-core registers none)
 import type { AdamW } from "./optimizer.js";
 import type { Transformer } from "../model/transformer.js";
 
