@@ -18,10 +18,11 @@ import type { Transformer } from "../model/transformer.js";
 import { rlIteration } from "../rl/iteration.js";
 import type { TrainContext } from "../train/context.js";
 import { evaluate } from "../train/evaluate.js";
-import { AdamW } from "../train/optimizer.js";
+import { AdamW, disposeState } from "../train/optimizer.js";
 import { constantSchedule } from "../train/schedule.js";
 import { sftRows, sftSchedule, sftStep } from "../train/sft.js";
 import { NonFiniteError } from "../train/update.js";
+import { currentAbortSignal } from "../../kernel/interrupt.js";
 import { buildFromPlan, missingForRun } from "./build.js";
 import { runDpoStage, runStepDpoStage, sampleCorrectSolutions } from "./preference-stages.js";
 import { RunStore } from "./store.js";
@@ -84,6 +85,8 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
       /* a listener's failure never stops the run */
     }
   };
+  // in a notebook, the running cell's interrupt stops the run (kernel/interrupt.ts; never aborts elsewhere)
+  const signal = opts.signal ?? currentAbortSignal();
   const missing = missingForRun(plan);
   if (missing.length > 0) {
     const message = `the spec cannot run yet: it needs ${missing.join("; ")}`;
@@ -141,7 +144,10 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
     const st = ck.state as { stageIndex: number; done: number };
     optimizer.dispose();
     optimizer = stageOptimizer(ctx.model, plan.train[st.stageIndex]);
-    if (ck.optimizerState) optimizer.setState(ck.optimizerState);
+    if (ck.optimizerState) {
+      optimizer.setState(ck.optimizerState);
+      disposeState(ck.optimizerState);
+    }
     progress = { stageIndex: st.stageIndex, done: st.done };
     store.truncateAfter(progress.stageIndex < plan.train.length ? plan.train[progress.stageIndex]!.kind : "end", progress.done, STAGE_KIND_ORDER(plan));
     for (const row of store.readMetrics()) if (row.stage === "eval") evals.push(row);
@@ -195,7 +201,7 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
           reference = ctx.model.clone(false);
           await saveCheckpoint(refDir, { model: reference, tokenizer: ctx.tokenizer });
         } else {
-          reference = (await loadCheckpoint(refDir)).model;
+          reference = (await loadCheckpoint(refDir, { trainable: false, forTraining: false })).model;
         }
       }
       emit({ type: "stage", stage: stage.kind, total });
@@ -242,7 +248,7 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
         emit({ type: "progress", stage: stage.kind, done: progress.done, total, metrics: numeric(full) });
         if (stage.kind === "rl" && stage.evalEvery > 0 && progress.done % stage.evalEvery === 0 && progress.done < total) await runEval(`rl@${progress.done}`);
         await new Promise((r) => setImmediate(r));
-        if (opts.signal?.aborted) {
+        if (signal.aborted) {
           const ck = await saveLast();
           return await finish("interrupted", `interrupted at ${stage.kind} ${progress.done}/${total}; resume with --resume`, ck);
         }
