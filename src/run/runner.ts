@@ -26,7 +26,7 @@ import { currentAbortSignal } from "../../kernel/interrupt.js";
 import { buildFromPlan, missingForRun } from "./build.js";
 import { runDpoStage, runStepDpoStage, sampleCorrectSolutions } from "./preference-stages.js";
 import { RunStore } from "./store.js";
-import type { MetricsFields, MetricsRow, RunEvent, RunInfo } from "./types.js";
+import type { MetricsFields, MetricsRow, RunEvent, RunInfo, StepRecord } from "./types.js";
 
 export interface RunOptions {
   /** parent of run directories (default "runs"); the run goes to <out>/<plan.name> */
@@ -214,6 +214,7 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
         const seed = stepSeed(plan.seed, si, step);
         const lr = lrOf(step);
         let row: MetricsFields;
+        let stepRecords: StepRecord[] | undefined;
         opts.beforeIteration?.(stage.kind, step, ctx);
         if (stage.kind === "sft") {
           const problems = ctx.task.train(stage.batch, step * stage.batch);
@@ -235,6 +236,7 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
           store.writeRollouts(step, res.batch);
           store.writeAdvantages(step, res.advantages);
           store.appendSteps(res.steps);
+          stepRecords = res.steps;
         } else if (stage.kind === "dpo") {
           row = await runDpoStage(ctx, reference!, optimizer, plan, stage, step, seed, lr);
         } else {
@@ -244,7 +246,7 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
         const full: MetricsRow = { ...row, time: time() };
         store.appendMetrics(full);
         progress = { stageIndex: si, done: step + 1 };
-        emit({ type: "iteration", row: full });
+        emit({ type: "iteration", row: full, steps: stepRecords });
         emit({ type: "progress", stage: stage.kind, done: progress.done, total, metrics: numeric(full) });
         if (stage.kind === "rl" && stage.evalEvery > 0 && progress.done % stage.evalEvery === 0 && progress.done < total) await runEval(`rl@${progress.done}`);
         await new Promise((r) => setImmediate(r));

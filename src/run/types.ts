@@ -76,7 +76,7 @@ export interface StepRecord {
 export type RunEvent =
   | { type: "stage"; stage: string; total: number }
   | { type: "progress"; stage: string; done: number; total: number; metrics: Record<string, number> }
-  | { type: "iteration"; row: MetricsRow }
+  | { type: "iteration"; row: MetricsRow; steps?: StepRecord[] }
   | { type: "eval"; row: MetricsRow; samples: { prompt: string; response: string; correct: boolean }[] }
   | { type: "checkpoint"; path: string }
   | { type: "finished"; summary: Record<string, number | string> }
