@@ -24,8 +24,8 @@ test("reductions go up one or two levels", () => {
 });
 
 test("group operators keep the level; by position needs tokens, by step index needs steps", () => {
-  assert.deepEqual(adv("center(logratio, by position)").opts, { by: "position" });
-  assert.deepEqual(adv("rank(index by step index)").opts, { by: "step_index" });
+  assert.deepEqual((adv("center(logratio, by position)") as { opts: object }).opts, { by: "position" });
+  assert.deepEqual((adv("rank(index by step index)") as { opts: object }).opts, { by: "step_index" });
   assert.equal(adv("zscore(outcome)").level, "response");
   let e = errors("advantage = center(outcome, by position)");
   assert.equal(e.length, 1);
