@@ -37,7 +37,7 @@ export const DEFAULTS = {
   standard: { kind: "standard", temperature: 1, topP: 1, topK: 0, maxTokens: 64 } as SamplerPlan,
   /** SPPD samples C = 2 children; K = 64 paths is the paper's, 16 fits a small machine */
   tree: { kind: "tree", children: 2, paths: 16, temperature: 1, maxTokens: 64 } as SamplerPlan,
-  sft: { kind: "sft", steps: 300, lr: 3e-3, batch: 32, warmup: 20, onlyCorrect: true } as StagePlan,
+  sft: { kind: "sft", steps: 300, lr: 3e-3, batch: 32, warmup: 20, onlyCorrect: false } as StagePlan,
   rl: { kind: "rl", iterations: 50, prompts: 8, group: 8, lr: 5e-4, epochs: 1, minibatch: 64, evalEvery: 10 } as StagePlan,
   dpo: { kind: "dpo", steps: 100, lr: 1e-4, beta: 0.1, pairs: 16 } as StagePlan,
   stepDpoStage: { kind: "step_dpo", iterations: 20, prompts: 8, lr: 1e-4 } as StagePlan,

@@ -94,6 +94,8 @@ export type SamplerPlan =
   | { kind: "tree"; children: number; paths: number; temperature: number; maxTokens: number };
 
 export type StagePlan =
+  /** onlyCorrect: rejection-sampled SFT (SPPD curriculum stage 1), training on the current model's own
+   *  correct samples; false: on the task's worked solutions */
   | { kind: "sft"; steps: number; lr: number; batch: number; warmup: number; onlyCorrect: boolean }
   | {
       kind: "rl";

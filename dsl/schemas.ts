@@ -89,7 +89,7 @@ export const STAGES: Record<string, Record<string, SettingSpec>> = {
     lr: pos("learning rate"),
     batch: int("sequences per step", 1),
     warmup: int("linear warm-up steps"),
-    only_correct: bool("train only on solutions that verify"),
+    only_correct: bool("rejection sampling: train on the model's own correct samples instead of the worked solutions"),
   },
   rl: {
     iterations: int("rollout-and-update iterations", 1),
