@@ -14,7 +14,7 @@ const USAGE = `usage: stepwise <command> [options]
   advantage SPEC --batch BATCH.json
                          print {"advantages": [[...], ...]}: the spec's token advantages on a batch
   report RUN_DIR         write RUN_DIR/report.html (charts and tables)
-  compare SPEC... [--seeds N] [--out DIR]
+  compare SPEC... [--seeds N] [--out DIR] [--iterations N] [--name NAME]
                          run specs on the same seeds and write a results table and charts
   kernel install [--user | --prefix DIR]
                          register the Jupyter kernel "stepwise"
@@ -23,7 +23,7 @@ const USAGE = `usage: stepwise <command> [options]
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const args = parseArgs(rest, ["backend", "out", "iterations", "batch", "seeds", "prefix", "resume"]);
+  const args = parseArgs(rest, ["backend", "out", "iterations", "batch", "seeds", "prefix", "resume", "name"]);
   const p = args.positionals;
   const f = args.flags;
   switch (command) {
@@ -66,7 +66,13 @@ async function main(argv: string[]): Promise<number> {
     case "compare": {
       need(p.length > 0, "stepwise compare SPEC... [--seeds N]");
       const { compareCommand } = await import("./compare-command.js");
-      return compareCommand(p, { seeds: f.seeds !== undefined ? int(f.seeds, "--seeds") : 1, out: str(f.out) });
+      return compareCommand(p, {
+        seeds: f.seeds !== undefined ? int(f.seeds, "--seeds") : 1,
+        out: str(f.out),
+        iterations: f.iterations !== undefined ? int(f.iterations, "--iterations") : undefined,
+        backend: str(f.backend),
+        name: str(f.name),
+      });
     }
     case "kernel": {
       need(p[0] === "install", "stepwise kernel install [--user | --prefix DIR]");

@@ -1,0 +1,159 @@
+/**
+ * `stepwise compare SPEC... [--seeds N] [--out DIR] [--iterations N] [--backend B]`: runs several
+ * methods on the same seeds, from the same starting checkpoint, with the same sampling budget,
+ * and writes a results table (CSV, Markdown) and charts under <out>/compare-<name>/.
+ *
+ * Same start: when the specs share their model, task and warm-up stages (the SFT stages before
+ * the first RL or preference stage), the warm start runs once per seed and every method starts
+ * from its checkpoint; otherwise each spec runs whole.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { ExperimentPlan, StagePlan } from "../../dsl/plan.js";
+import { compareRuns } from "../analytics/compare.js";
+import { methodComparisonChart, stepValueByMethodChart, type ChartSpec, type MethodRun } from "../analytics/charts.js";
+import { chartToSVG, svgToPNG } from "../analytics/render.js";
+import { loadRun } from "../analytics/tables.js";
+import { runPlan, type RunResult } from "../run/runner.js";
+import type { RunEvent } from "../run/types.js";
+import { METRIC } from "../run/types.js";
+import { ProgressBar } from "./progress.js";
+import { compileSpecFile } from "./spec.js";
+
+export interface CompareOptions {
+  seeds: number;
+  out?: string;
+  iterations?: number;
+  backend?: string;
+  /** name of the comparison directory (default: the first spec's file name) */
+  name?: string;
+}
+
+interface Method {
+  name: string;
+  plan: ExperimentPlan;
+  text: string;
+  file: string;
+}
+
+/** The stages before the first RL or preference stage: what a shared warm start runs. */
+export function warmupStages(plan: ExperimentPlan): StagePlan[] {
+  const i = plan.train.findIndex((s) => s.kind !== "sft");
+  return i < 0 ? plan.train : plan.train.slice(0, i);
+}
+
+/** What must be equal for methods to share one warm start. */
+function warmKey(plan: ExperimentPlan): string {
+  return JSON.stringify({ model: plan.model, tokenizer: plan.tokenizer, task: plan.task, seed: plan.seed, warm: warmupStages(plan), eval: plan.eval, steps: plan.steps });
+}
+
+function stageCost(plan: ExperimentPlan, iterations?: number): number {
+  return plan.train.reduce((a, s) => a + (s.kind === "sft" || s.kind === "dpo" ? s.steps : (iterations ?? s.iterations)), 0);
+}
+
+export async function compareCommand(specs: string[], opts: CompareOptions): Promise<number> {
+  const methods: Method[] = [];
+  for (const file of specs) {
+    const c = compileSpecFile(file, "run");
+    if (!c.plan) return 1;
+    methods.push({ name: c.plan.method?.name ?? c.plan.name, plan: c.plan, text: c.text, file });
+  }
+  // names must be unique: a method used twice is told apart by its experiment name
+  const counts = new Map<string, number>();
+  for (const m of methods) counts.set(m.name, (counts.get(m.name) ?? 0) + 1);
+  for (const m of methods) if ((counts.get(m.name) ?? 0) > 1) m.name = m.plan.name;
+
+  const name = opts.name ?? path.basename(specs[0]!, ".sw");
+  const root = path.resolve(opts.out ?? "runs", `compare-${name}`);
+  fs.mkdirSync(root, { recursive: true });
+  const shared = methods.every((m) => warmKey(m.plan) === warmKey(methods[0]!.plan)) && warmupStages(methods[0]!.plan).length > 0;
+
+  const seeds = Array.from({ length: Math.max(1, opts.seeds) }, (_, s) => methods[0]!.plan.seed + s);
+  const warmCost = shared ? stageCost({ ...methods[0]!.plan, train: warmupStages(methods[0]!.plan) }) : 0;
+  const total = seeds.length * (warmCost + methods.reduce((a, m) => a + stageCost(shared ? { ...m.plan, train: m.plan.train.slice(warmupStages(m.plan).length) } : m.plan, opts.iterations), 0));
+  const bar = new ProgressBar("compare", total);
+  let done = 0;
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort();
+  process.on("SIGINT", onSigint);
+  const listen = (label: string) => (e: RunEvent) => {
+    if (e.type === "iteration") {
+      done++;
+      bar.update(done, { run: label, acc: e.row[METRIC.accuracy] as number | undefined, tokens: e.row[METRIC.meanTokens] as number | undefined });
+    }
+  };
+  const dirs: string[] = [];
+  const names: string[] = [];
+  const wall: Record<string, number> = {};
+  try {
+    for (const seed of seeds) {
+      let warmCkpt: string | undefined;
+      if (shared) {
+        const base = methods[0]!.plan;
+        const warmDir = path.join(root, "warmstart", `seed-${seed}`);
+        const r = await runPlan({ ...base, name: "warmstart", seed, train: warmupStages(base) }, {
+          dir: warmDir,
+          backend: opts.backend as "wasm" | undefined,
+          signal: controller.signal,
+          specText: methods[0]!.text,
+          specFile: methods[0]!.file,
+          onEvent: listen(`warmstart s${seed}`),
+        });
+        if (r.status !== "finished") return fail(r, bar);
+        warmCkpt = path.join(warmDir, "checkpoints", "final");
+      }
+      for (const m of methods) {
+        const plan: ExperimentPlan = warmCkpt
+          ? { ...m.plan, seed, model: { kind: "load", path: warmCkpt }, train: m.plan.train.slice(warmupStages(m.plan).length) }
+          : { ...m.plan, seed };
+        const dir = path.join(root, m.name, `seed-${seed}`);
+        const t0 = Date.now();
+        const r = await runPlan(plan, {
+          dir,
+          iterations: opts.iterations,
+          backend: opts.backend as "wasm" | undefined,
+          signal: controller.signal,
+          specText: m.text,
+          specFile: m.file,
+          onEvent: listen(`${m.name} s${seed}`),
+        });
+        wall[`${m.name}/${seed}`] = (Date.now() - t0) / 1000;
+        if (r.status !== "finished") return fail(r, bar);
+        dirs.push(dir);
+        names.push(m.name);
+      }
+    }
+  } finally {
+    process.off("SIGINT", onSigint);
+    bar.done();
+  }
+
+  // the results table and charts
+  const result = await compareRuns(dirs, names);
+  fs.writeFileSync(path.join(root, "results.csv"), result.csv);
+  const header = `# Comparison ${name}\n\nMethods: ${methods.map((m) => m.name).join(", ")}; seeds: ${seeds.join(", ")}; ${shared ? "one shared warm start per seed" : "each spec run whole"}.\nCommand: stepwise compare ${specs.join(" ")} --seeds ${seeds.length}${opts.iterations ? ` --iterations ${opts.iterations}` : ""}\n\nFinal held-out evaluation, mean ± std over seeds:\n\n`;
+  fs.writeFileSync(path.join(root, "results.md"), header + result.markdown);
+  const runs: MethodRun[] = [];
+  for (let i = 0; i < dirs.length; i++) {
+    const r = await loadRun(dirs[i]!);
+    runs.push({ method: names[i]!, metrics: r.metrics, steps: r.steps });
+  }
+  const charts: Record<string, ChartSpec> = {
+    "accuracy-tokens": methodComparisonChart(runs, { series: ["accuracy", "mean tokens"] }),
+    entropy: methodComparisonChart(runs, { series: ["entropy"] }),
+  };
+  if (runs.some((r) => r.steps && r.steps.numRows() > 0 && r.steps.columnNames().some((c) => c.startsWith("probe_")))) charts["step-values"] = stepValueByMethodChart(runs);
+  for (const [file, spec] of Object.entries(charts)) {
+    const svg = await chartToSVG(spec);
+    fs.writeFileSync(path.join(root, `${file}.svg`), svg);
+    fs.writeFileSync(path.join(root, `${file}.png`), svgToPNG(svg));
+  }
+  process.stdout.write(`\n${result.markdown}\nwritten: ${root}/results.{csv,md}, ${Object.keys(charts).map((c) => `${c}.png`).join(", ")}\n`);
+  return 0;
+}
+
+function fail(r: RunResult, bar: ProgressBar): number {
+  bar.done();
+  process.stderr.write(`stepwise compare: ${r.dir}: ${r.status}${r.message ? `: ${r.message}` : ""}\n`);
+  return r.status === "interrupted" ? 130 : 1;
+}
