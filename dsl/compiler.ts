@@ -415,15 +415,15 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
   const evalDecl = first.get("eval") as Extract<Decl, { kind: "eval" }> | undefined;
   const es = readBlock(evalDecl?.block, S.EVAL, scope, "eval");
   const track: string[] = [];
+  const known = new Set([...S.METRICS, ...scope.names.keys()]);
   for (const d of spec.decls) {
     if (d.kind !== "track") continue;
-    const known = [...S.METRICS, ...scope.names.keys()];
     for (const n of d.names) {
-      if (!known.includes(n.name)) {
+      if (!known.has(n.name)) {
         const hint = didYouMean(n.name, known);
-        bag.warn(n.span, `unknown metric \`${n.name}\``, { expected: known.join(", "), ...(hint ? { hint } : {}) });
+        bag.warn(n.span, `unknown metric \`${n.name}\``, { expected: [...known].join(", "), ...(hint ? { hint } : {}) });
       }
-      if (!track.includes(n.name)) track.push(n.name);
+      if (!track.includes(n.name) && track.length < 1000) track.push(n.name);
     }
   }
 

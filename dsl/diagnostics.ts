@@ -68,6 +68,11 @@ export class DiagnosticBag {
     this.add(span, message, { ...extra, severity: "warning" });
   }
 
+  /** true once the limit is reached: callers may stop looking for more */
+  get full(): boolean {
+    return this.items.length >= this.limit;
+  }
+
   get errorCount(): number {
     return this.items.filter((d) => d.severity === "error").length + this.dropped;
   }

@@ -129,9 +129,67 @@ function reportParseError(bag: DiagnosticBag, e: IRecognitionException, chunk: I
   bag.add(span, `expected ${expected}, found ${foundText}`, { expected, found: foundText, ...(hint ? { hint } : {}) });
 }
 
+/** A spec is small; beyond this the front end refuses rather than spend seconds on garbage. */
+export const MAX_SOURCE_CHARS = 50_000;
+/** Brackets and prefix operators nested deeper than this are refused (the parser recurses). */
+export const MAX_NESTING = 100;
+
+function pointAt(source: string, offset: number): Span {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset; i++) if (source.charCodeAt(i) === 10) (line++, (lineStart = i + 1));
+  const column = offset - lineStart + 1;
+  return { line, column, endLine: line, endColumn: column + 1, offset, endOffset: offset + 1 };
+}
+
+/** Binary data or an oversized file: one clear diagnostic instead of thousands (and seconds). */
+function refuse(source: string, bag: DiagnosticBag): boolean {
+  if (source.length > MAX_SOURCE_CHARS) {
+    bag.add(pointAt(source, MAX_SOURCE_CHARS), `the spec is too long: ${source.length} characters (at most ${MAX_SOURCE_CHARS})`, { hint: "is this the right file?" });
+    return true;
+  }
+  // NUL or many control characters: not a text file
+  let control = 0;
+  let first = -1;
+  for (let i = 0; i < source.length; i++) {
+    const c = source.charCodeAt(i);
+    if ((c < 32 && c !== 9 && c !== 10 && c !== 13 && c !== 12 && c !== 11) || c === 0xfffd) {
+      if (first < 0) first = i;
+      if (c === 0 || ++control > 8) {
+        bag.add(pointAt(source, first), `this looks like binary data, not a Stepwise spec (character 0x${source.charCodeAt(first).toString(16).padStart(2, "0")})`, { hint: "is this the right file?" });
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+/** Binary operators in one declaration: a chain of them becomes a tree as deep as it is long. */
+export const MAX_OPERATORS = 1000;
+export const MAX_DECL_TOKENS = 4000;
+const BINARY_OPS = new Set<TokenType>([T.Plus, T.Minus, T.Star, T.Slash, T.Caret, T.And, T.Or, T.EqEq, T.NotEq, T.Less, T.LessEq, T.Greater, T.GreaterEq]);
+
+/** Where a declaration nests brackets and prefix operators too deeply, or chains too many operators. */
+function deepest(chunk: IToken[]): { token: IToken; message: string } | undefined {
+  let depth = 0;
+  let prefix = 0;
+  let ops = 0;
+  if (chunk.length > MAX_DECL_TOKENS) return { token: chunk[MAX_DECL_TOKENS]!, message: `a declaration longer than ${MAX_DECL_TOKENS} tokens` };
+  for (const t of chunk) {
+    if (BINARY_OPS.has(t.tokenType) && ++ops > MAX_OPERATORS) return { token: t, message: `a formula with more than ${MAX_OPERATORS} operators` };
+    if (t.tokenType === T.LBrace || t.tokenType === T.LParen) depth++;
+    else if (t.tokenType === T.RBrace || t.tokenType === T.RParen) depth--;
+    // `- - - x`, `not not x`, `if if …` and `a ^ b ^ …` recurse in the parser like brackets
+    prefix = t.tokenType === T.Minus || t.tokenType === T.Not || t.tokenType === T.If || t.tokenType === T.Caret ? prefix + 1 : t.tokenType === T.LParen ? prefix : 0;
+    if (depth + prefix > MAX_NESTING) return { token: t, message: `nested too deeply (more than ${MAX_NESTING} levels)` };
+  }
+  return undefined;
+}
+
 /** Lexes and parses a whole spec; never throws. */
 export function parseSource(source: string, file = "<spec>"): ParseResult {
   const bag = new DiagnosticBag(file);
+  if (refuse(source, bag)) return { spec: { file, decls: [], comments: [], brokenNames: [] }, bag, tokens: [] };
   const lexed = T.StepwiseLexer.tokenize(source);
   for (const err of lexed.errors) {
     const ch = source.slice(err.offset, err.offset + Math.min(err.length, 20));
@@ -153,6 +211,13 @@ export function parseSource(source: string, file = "<spec>"): ParseResult {
   const brokenNames: string[] = [];
   const chunks = splitDeclarations(lexed.tokens);
   chunks.forEach((chunk, i) => {
+    // a failed parse is costly (exceptions); past the diagnostics limit more errors are not shown anyway
+    if (bag.full) return;
+    const deep = deepest(chunk);
+    if (deep) {
+      bag.add(tokenSpan(deep.token), deep.message, { hint: "split the formula with `let`" });
+      return;
+    }
     parser.input = chunk;
     const cst = parser.declaration();
     if (parser.errors.length > 0) {

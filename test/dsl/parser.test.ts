@@ -158,3 +158,16 @@ test("recovery: every broken declaration is reported, the rest still parse", () 
   assert.deepEqual(r.spec.decls.map((d) => d.kind), ["seed", "let", "track"]);
   assert.deepEqual(r.spec.brokenNames, ["a"]);
 });
+
+test("error: nesting too deep, binary data, an oversized file — one clear diagnostic each", () => {
+  const deep = errs("seed 1\nadvantage = " + "(".repeat(150) + "1" + ")".repeat(150));
+  assert.equal(deep.length, 1);
+  assert.equal(at(deep[0]), "2:113");
+  assert.equal(deep[0]!.message, "nested too deeply (more than 100 levels)");
+  const bin = errs("seed 1\nab\u0000cd");
+  assert.deepEqual(bin.map((d) => `${at(d)} ${d.message}`), ["2:3 this looks like binary data, not a Stepwise spec (character 0x00)"]);
+  const long = errs("# x\n".repeat(20000));
+  assert.equal(long.length, 1);
+  assert.match(long[0]!.message, /the spec is too long: 80000 characters \(at most 50000\)/);
+  assert.equal(at(long[0]), "12501:1");
+});
