@@ -12,7 +12,10 @@ export { compile, check, format, formatDiagnostic, parse } from "../dsl/index.js
 export type { CompileOptions, CompileResult, Diagnostic } from "../dsl/index.js";
 export type * from "../dsl/plan.js";
 
-export { runPlan, runPlan as run, summarise } from "./run/runner.js";
+export { runPlan, summarise } from "./run/runner.js";
+// `run` shows a live view of the run in a notebook (kernel/run-cell.ts) and is `runPlan` elsewhere
+export { LiveRunView, liveRun, liveRun as run } from "../kernel/run-cell.js";
+export type { LiveRunOptions, LiveRunViewOptions } from "../kernel/run-cell.js";
 export type { RunOptions, RunResult } from "./run/runner.js";
 export { RunStore } from "./run/store.js";
 export type { MetricsRow, RunEvent, RunInfo, StepRecord } from "./run/types.js";

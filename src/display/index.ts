@@ -3,5 +3,5 @@ export { chartBundle, escapeHtml, tableBundle, toWire, VEGALITE_MIME, VEGALITE_V
 export type { Cell } from "./bundles.js";
 export { clearOutput, display, kernelKind, newDisplayId, updateDisplay } from "./display.js";
 export { currentSink, registerSink, SINK_KEY } from "./sink.js";
-export { CHART_INTERVAL_MS, PROGRESS_INTERVAL_MS, throttle } from "./throttle.js";
+export { CHART_INTERVAL_MS, PROGRESS_INTERVAL_MS, realClock, throttle } from "./throttle.js";
 export type { Clock, Throttled } from "./throttle.js";

@@ -13,7 +13,8 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
-const realClock: Clock = {
+/** Date.now and unref'd timers. */
+export const realClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);
