@@ -25,14 +25,16 @@
  * is one forward pass (`model.logits`), read back once. Confidence probes run as batched greedy
  * sampling in chunks of the same size.
  *
- * Context: rows are `[bos] + prompt (+ continuation)`. A row longer than the model's context is
- * cut from the LEFT (the end of the prompt, nearest the judged step, is kept; bos stays first);
+ * Context: rows are `[bos] + prompt (+ continuation)` (no bos when the tokenizer has none: Qwen2).
+ * A row longer than the model's context is cut from the LEFT (the end of the prompt, nearest the
+ * judged step, is kept; bos stays first);
  * for confidence, the prompt leaves room for the `tokens` to generate.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ProbePlan } from "../../dsl/plan.js";
 import type { SampleOptions, SampleResult, TokenScores } from "../model/types.js";
 import type { Tokenizer } from "../tokenizer/types.js";
+import { stopTokenIds } from "../train/context.js";
 
 /** What probes and the tree sampler need from a model (src/model/transformer.ts's Transformer has it). */
 export interface ScoringModel {
@@ -65,7 +67,7 @@ export interface ProbeOptions<M> {
    * variables as the prompt (default "{reference}": the reference answer right after the prompt)
    */
   continuation?: string;
-  /** prepend the tokenizer's bos id to every row (default true: the trainer's convention) */
+  /** prepend the tokenizer's bos id to every row (default: tokenizer.addBos, true when absent: the trainer's convention) */
   bos?: boolean;
   /** the sampler for confidence probes (default: src/model/sample.ts) */
   sample?: SampleFn<M>;
@@ -104,7 +106,7 @@ export async function runProbes<M extends ScoringModel>(
     for (const [tokens, group] of byTokens) {
       for (let s = 0; s < group.length; s += chunk) {
         const part = group.slice(s, s + chunk);
-        const results = await sample(model, part.map((r) => r.context), { maxNewTokens: tokens, temperature: 0, stopTokens: [tokenizer.eosId] }, (ids) => tokenizer.decode(ids));
+        const results = await sample(model, part.map((r) => r.context), { maxNewTokens: tokens, temperature: 0, stopTokens: stopTokenIds(tokenizer) }, (ids) => tokenizer.decode(ids));
         part.forEach((r, i) => (out[r.probe][r.item][r.k] = confidenceValue(results[i])));
       }
     }
@@ -127,7 +129,7 @@ export async function runProbesOneByOne<M extends ScoringModel>(
   for (const r of buildRows(model, tokenizer, probes, items, opts)) {
     if (r.kind === "confidence") {
       const sample = opts.sample ?? (await defaultSample<M>());
-      const [res] = await sample(model, [r.context], { maxNewTokens: r.tokens, temperature: 0, stopTokens: [tokenizer.eosId] }, (ids) => tokenizer.decode(ids));
+      const [res] = await sample(model, [r.context], { maxNewTokens: r.tokens, temperature: 0, stopTokens: stopTokenIds(tokenizer) }, (ids) => tokenizer.decode(ids));
       out[r.probe][r.item][r.k] = confidenceValue(res);
     } else {
       out[r.probe][r.item][r.k] = scoreRows(model, [r], 1, tokenizer.padId)[0];
@@ -208,7 +210,7 @@ function emptyResult(probes: ProbePlan[], items: ProbeItem[]): Record<string, nu
 
 function buildRows<M>(model: ScoringModel, tokenizer: Tokenizer, probes: ProbePlan[], items: ProbeItem[], opts: ProbeOptions<M>): Row[] {
   const ctx = model.config.contextLength;
-  const head = opts.bos ?? true ? [tokenizer.bosId] : [];
+  const head = opts.bos ?? tokenizer.addBos ?? true ? [tokenizer.bosId] : [];
   const rows: Row[] = [];
   for (const probe of probes) {
     // yes/no: first differing token, with the shared leading tokens moved into the prompt

@@ -9,11 +9,11 @@ import type { ProbePlan, SamplerPlan } from "../../dsl/plan.js";
 import { sample } from "../model/sample.js";
 import type { Transformer } from "../model/transformer.js";
 import type { Problem } from "../task/types.js";
-import { encodePrompt, type TrainContext } from "../train/context.js";
+import { encodePrompt, responseTokenStarts, stopTokenIds, type TrainContext } from "../train/context.js";
 import { buildSequences, readResponseGrid, tokensTensor, type SequenceBatch } from "../train/sequences.js";
 import type { RolloutBatch, RolloutResponse } from "./batch.js";
 import { runProbes } from "./probes.js";
-import { segmentResponse, tokenOffsets } from "./segment.js";
+import { segmentResponse } from "./segment.js";
 
 export interface Rollouts {
   batch: RolloutBatch;
@@ -71,7 +71,7 @@ export async function collectRollouts(ctx: TrainContext, reference: Transformer,
       temperature: opts.sampler.temperature,
       topP: opts.sampler.topP,
       topK: opts.sampler.topK,
-      stopTokens: [tokenizer.eosId],
+      stopTokens: stopTokenIds(tokenizer),
       seed: opts.seed,
     },
     decode,
@@ -88,7 +88,7 @@ export async function collectRollouts(ctx: TrainContext, reference: Transformer,
   await yieldToEventLoop();
 
   // 3) verify, segment, label
-  const segs = results.map((r) => segmentResponse(r.text, tokenOffsets(r.tokens, decode), ctx.segmentation));
+  const segs = results.map((r) => segmentResponse(r.text, responseTokenStarts(tokenizer, r.tokens), ctx.segmentation));
   const responses: RolloutResponse[] = results.map((r, i) => {
     const p = problems[Math.floor(i / opts.group)]!;
     const resp: RolloutResponse = {

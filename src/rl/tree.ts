@@ -27,6 +27,7 @@
  */
 import { seededRandom, sample as modelSample } from "../model/sample.js";
 import type { Tokenizer } from "../tokenizer/types.js";
+import { stopTokenIds } from "../train/context.js";
 import { continuationLogprobs, type SampleFn, type ScoringModel } from "./probes.js";
 
 export interface TreeNode {
@@ -89,7 +90,7 @@ export interface TreeOptions<M> {
   /** 1 when the response text's answer matches the reference (the task's verifier) */
   verify: (responseText: string, reference: string) => number;
   seed: number;
-  /** prompt tokens start with bos (default true: the trainer's convention) */
+  /** prompt tokens start with bos (default: tokenizer.addBos, true when absent: the trainer's convention) */
   bos?: boolean;
   /** rows per reference forward pass */
   chunk?: number;
@@ -118,7 +119,7 @@ export async function sampleTree<M extends ScoringModel>(
   let calls = 0;
 
   const trees: Tree[] = questions.map((q) => {
-    const tokens = [...(opts.bos ?? true ? [tokenizer.bosId] : []), ...tokenizer.encode(q.prompt)];
+    const tokens = [...(opts.bos ?? tokenizer.addBos ?? true ? [tokenizer.bosId] : []), ...tokenizer.encode(q.prompt)];
     if (tokens.length >= ctx) throw new Error(`sampleTree: the prompt "${q.prompt.slice(0, 40)}..." has ${tokens.length} tokens, the model's context is ${ctx}`);
     return { prompt: q.prompt, reference: q.reference, nodes: [newNode(0, -1, 0, "", tokens)], paths: [], eosId: tokenizer.eosId };
   });
@@ -152,7 +153,7 @@ export async function sampleTree<M extends ScoringModel>(
           maxNewTokens: budget,
           temperature: opts.temperature,
           stop: [opts.delimiter],
-          stopTokens: [tokenizer.eosId],
+          stopTokens: stopTokenIds(tokenizer),
           seed: opts.seed * 100003 + ++calls,
         }, decode);
         group.forEach((j, g) => {

@@ -4,9 +4,9 @@
  * redundant-step fraction of what the model writes is measured against the ground truth.
  */
 import { sample } from "../model/sample.js";
-import { segmentResponse, tokenOffsets } from "../rl/segment.js";
+import { segmentResponse } from "../rl/segment.js";
 import type { Problem } from "../task/types.js";
-import { encodePrompt, type TrainContext } from "./context.js";
+import { encodePrompt, responseTokenStarts, stopTokenIds, type TrainContext } from "./context.js";
 
 export interface EvalResult {
   accuracy: number;
@@ -40,13 +40,13 @@ export async function evaluate(ctx: TrainContext, problems: Problem[], opts: Eva
     const results = sample(
       model,
       chunk.map((p) => encodePrompt(tokenizer, p)),
-      { maxNewTokens: Math.max(1, maxNew), temperature: 0, stopTokens: [tokenizer.eosId] },
+      { maxNewTokens: Math.max(1, maxNew), temperature: 0, stopTokens: stopTokenIds(tokenizer) },
       (ids) => tokenizer.decode(ids),
     );
     results.forEach((r, i) => {
       const p = chunk[i]!;
       const ok = task.verify(r.text, p.reference) === 1;
-      const seg = segmentResponse(r.text, tokenOffsets(r.tokens, (ids) => tokenizer.decode(ids)), ctx.segmentation);
+      const seg = segmentResponse(r.text, responseTokenStarts(tokenizer, r.tokens), ctx.segmentation);
       if (ok) correct++;
       tokens += r.tokens.length;
       steps += seg.stepEnds.length;
