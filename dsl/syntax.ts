@@ -212,7 +212,10 @@ export function parseSource(source: string, file = "<spec>"): ParseResult {
   const chunks = splitDeclarations(lexed.tokens);
   chunks.forEach((chunk, i) => {
     // a failed parse is costly (exceptions); past the diagnostics limit more errors are not shown anyway
-    if (bag.full) return;
+    if (bag.full) {
+      bag.add(tokenSpan(chunk[0]!), "declaration not checked"); // counted in "N more errors not shown"
+      return;
+    }
     const deep = deepest(chunk);
     if (deep) {
       bag.add(tokenSpan(deep.token), deep.message, { hint: "split the formula with `let`" });

@@ -125,7 +125,7 @@ test("components: load paths, jsonl, regex and token-window steps, stages", () =
   assert.match(errors("steps split /(/")[0]!.message, /invalid regex/);
   const t = plan("use grpo\ntrain { sft { steps 10 } rl { iterations 2, eval_every 1 } dpo { beta 0.2 } }");
   assert.deepEqual(t.train, [
-    { kind: "sft", steps: 10, lr: 3e-3, batch: 32, warmup: 20, onlyCorrect: true },
+    { kind: "sft", steps: 10, lr: 3e-3, batch: 32, warmup: 20, onlyCorrect: false },
     { kind: "rl", iterations: 2, prompts: 8, group: 8, lr: 5e-4, epochs: 1, minibatch: 64, evalEvery: 1 },
     { kind: "dpo", steps: 100, lr: 1e-4, beta: 0.2, pairs: 16 },
   ]);
