@@ -339,7 +339,7 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
     if (f && d.kind === "reward") {
       const target = level ?? "response";
       const what = `reward \`${d.name}\``;
-      if (requireAtMost(f, target, d.formula.span, what, scope, target === "response" ? `, or declare a step reward: \`reward ${d.name}: step = …\`` : "")) {
+      if (requireAtMost(f, target, d.formula.span, what, scope, target === "response" ? `, or declare a step reward: \`reward ${d.name}: step = ${f.level === "token" ? "sum(… over step)" : "…"}\`` : "")) {
         if (target === "step" && f.level !== "step") {
           bag.add(d.formula.span, `step reward \`${d.name}\` is ${levelWord(f.level)}; a step reward needs a value per step`, { hint: `drop \`: step\` for a response-level reward, or use a step quantity such as \`tokens\` or \`index\`` });
         } else rewards.push({ name: d.name, formula: f });
