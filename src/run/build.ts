@@ -64,16 +64,18 @@ export function chatPromptFormatter(tokenizer: Tokenizer): ((question: string) =
  * Refuse, from the safetensors headers alone, a model the run could not hold: AdamW training
  * needs ~4x the f32 weights (weights, gradients, two moments), and a stage with a frozen
  * reference (rl, dpo, step_dpo) 1x more for the reference copy. Activations come on top.
+ * The budget is the backend's (memoryBudget: the wasm heap's 4 GiB, else RAM) unless `limitBytes`.
  */
-export function checkRunMemory(dir: string, plan: ExperimentPlan, backend = tf.getBackend() ?? "cpu"): void {
+export function checkRunMemory(dir: string, plan: ExperimentPlan, opts: { backend?: string; limitBytes?: number } = {}): void {
+  const backend = opts.backend ?? tf.getBackend() ?? "cpu";
   const { params, f32Bytes, files } = describeWeights(dir);
   const trains = plan.train.length > 0;
   const reference = plan.train.some((s) => s.kind !== "sft");
   const factor = (trains ? TRAINING_MEMORY_FACTOR : 1) + (reference ? 1 : 0);
   const need = f32Bytes * factor;
-  const budget = memoryBudget(backend);
+  const g = formatBytes;
+  const budget = opts.limitBytes !== undefined ? { bytes: opts.limitBytes, what: `the memory limit of ${g(opts.limitBytes)}` } : memoryBudget(backend);
   if (need <= budget.bytes) return;
-  const g = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
   const parts = [trains ? `${TRAINING_MEMORY_FACTOR}x for AdamW training (weights, gradients, two moments)` : "1x for the weights", reference ? "1x for the frozen reference of the rl/dpo stage" : ""].filter(Boolean);
   throw new CheckpointError(
     files.length === 1 ? files[0]! : dir,
@@ -83,6 +85,13 @@ export function checkRunMemory(dir: string, plan: ExperimentPlan, backend = tf.g
         ? "Use a smaller model, or the tensorflow backend (@tensorflow/tfjs-node or -node-gpu; limited only by RAM): see docs/real-models.md."
         : "Use a smaller model or a machine with more memory."),
   );
+}
+
+/** 4.00 GiB, 1.50 MiB, 220.0 KiB: readable sizes for memory messages, small test models included. */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+  return `${(bytes / 2 ** 10).toFixed(1)} KiB`;
 }
 
 /** A `tokenizer load` path: a tokenizer.json file (its tokenizer_config.json beside it) or a directory holding one. */
