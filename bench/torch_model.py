@@ -2,8 +2,9 @@
 The Stepwise reference GPT model in PyTorch, one thread: the speed yardstick for bench/model.ts.
 
 Same architecture as src/model/transformer.ts (family "gpt2"): learned positions, pre-LayerNorm,
-GELU (tanh approximation), tied head; a training step (forward + backward + Adam) at batch
-32 x 128 tokens, and batched KV-cache sampling at batch 64 x 100 new tokens.
+GELU (tanh approximation), tied head; a training step (forward + backward + gradient clipping +
+AdamW, as src/train/update.ts) at batch 32 x 128 tokens, and batched KV-cache sampling at batch
+64 x 100 new tokens. Medians of --runs timed runs after a warm-up, wall and process CPU time.
 Run: /usr/bin/python3 bench/torch_model.py [--layers 4 --width 128 --heads 4 --vocab 64 --context 128]
 Prints one JSON object.
 """
@@ -76,11 +77,13 @@ def main():
     ap.add_argument("--sample-batch", type=int, default=64)
     ap.add_argument("--new-tokens", type=int, default=100)
     ap.add_argument("--prompt", type=int, default=16)
+    ap.add_argument("--runs", type=int, default=5)
     a = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     m = GPT(a.vocab, a.context, a.layers, a.width, a.heads)
-    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+    # the same optimizer as src/train/optimizer.ts defaults (betas 0.9/0.95, decay 0.1, clip 1.0)
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
     toks = torch.randint(0, a.vocab, (a.train_batch, a.context))
 
     def step():
@@ -88,15 +91,20 @@ def main():
         loss = F.cross_entropy(logits[:, :-1].reshape(-1, a.vocab), toks[:, 1:].reshape(-1))
         opt.zero_grad()
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         opt.step()
 
-    step()
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    train_s = sorted(times)[1]
+    def timed(fn, runs):
+        fn()  # warm-up
+        walls, cpus = [], []
+        for _ in range(runs):
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+        return sorted(walls)[runs // 2], sorted(cpus)[runs // 2]
+
+    train_s, train_cpu_s = timed(step, a.runs)
 
     @torch.no_grad()
     def sample():
@@ -108,15 +116,14 @@ def main():
             lp = logits[:, -1].log_softmax(-1)
             nxt = torch.multinomial(lp.exp(), 1)
 
-    sample()
-    t0 = time.perf_counter()
-    sample()
-    sample_s = time.perf_counter() - t0
+    sample_s, sample_cpu_s = timed(sample, max(1, a.runs // 2))
     print(json.dumps({
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "train_step_s": train_s,
+        "train_step_cpu_s": train_cpu_s,
         "sample_tokens_per_s": a.sample_batch * a.new_tokens / sample_s,
+        "sample_tokens_per_cpu_s": a.sample_batch * a.new_tokens / sample_cpu_s,
         "sample_s": sample_s,
     }))
 
