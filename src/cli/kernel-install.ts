@@ -37,6 +37,8 @@ export function kernelSpec(): KernelSpec {
     display_name: "Stepwise (TypeScript)",
     language: "typescript",
     interrupt_mode: "signal",
+    // tsx's esbuild service out of the kernel's process group, so that SIGINT spares it (kernel/esbuild-detached.sh)
+    env: { ESBUILD_BINARY_PATH: join(REPO_ROOT, "kernel", "esbuild-detached.sh") },
     metadata: { debugger: false },
   };
 }

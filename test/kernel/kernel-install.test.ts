@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
@@ -19,6 +20,12 @@ test("installKernel --prefix writes an absolute, signal-interrupted kernelspec",
     assert.match(spec.argv[2], /^file:\/\/.*tsx.*loader\.mjs$/);
     assert.ok(isAbsolute(spec.argv[3]) && spec.argv[3].endsWith(join("kernel", "main.ts")) && existsSync(spec.argv[3]));
     assert.equal(spec.argv[4], "{connection_file}");
+    // esbuild (tsx) in its own process group: SIGINT to the kernel's group must not kill it
+    const esbuild = spec.env.ESBUILD_BINARY_PATH as string;
+    assert.ok(isAbsolute(esbuild) && esbuild.endsWith(join("kernel", "esbuild-detached.sh")));
+    const r = spawnSync(esbuild, ["--version"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), JSON.parse(readFileSync(join("node_modules", "esbuild", "package.json"), "utf8")).version);
   } finally {
     rmSync(prefix, { recursive: true, force: true });
   }

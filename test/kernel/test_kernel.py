@@ -6,6 +6,7 @@ found through JUPYTER_PATH. Each class starts one kernel.
 """
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -62,11 +63,11 @@ def of_type(outputs, msg_type):
     return [m for m in outputs if m["msg_type"] == msg_type]
 
 
-def start(env=None, kernel_name="stepwise"):
+def start(env=None, kernel_name="stepwise", cwd=REPO):
     old = dict(os.environ)
     os.environ.update(env or {})
     try:
-        return start_new_kernel(kernel_name=kernel_name, startup_timeout=60, cwd=REPO)
+        return start_new_kernel(kernel_name=kernel_name, startup_timeout=60, cwd=cwd)
     finally:
         os.environ.clear()
         os.environ.update(old)
@@ -250,7 +251,6 @@ class StepwiseKernelTests(jupyter_kernel_test.KernelTests):
         reply, out = run_cell(self.kc, "3")
         self.assertEqual(of_type(out, "execute_result")[0]["content"]["data"]["text/plain"], "3")
 
-    @unittest.skipUnless(os.path.exists(os.path.join(REPO, "src", "index.ts")), "src/index.ts (the package entry) does not exist yet")
     def test_import_stepwise(self):
         reply, out = run_cell(self.kc, 'import * as sw from "stepwise";\ntypeof sw', timeout=120)
         self.assertEqual(reply["content"]["status"], "ok", out)
@@ -352,6 +352,20 @@ class DslCellTests(unittest.TestCase):
         # the interrupted run is bound, and the kernel is alive
         self.assertEqual(self.result("longRun.status"), "'interrupted'")
 
+    def test_ts_run_live_display(self):
+        """`await sw.run(plan)` in a TypeScript cell shows the same live view as %%stepwise run."""
+        reply, _ = run_cell(self.kc, "%%stepwise tsPlan\nexperiment from-ts\niterations 5\n")
+        self.assertEqual(reply["content"]["status"], "ok")
+        reply, out = run_cell(self.kc, 'import * as sw from "stepwise";\nconst tsRun = await sw.run(tsPlan);\ntsRun.status', timeout=120)
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        [shown] = of_type(out, "display_data")
+        live_id = shown["content"]["transient"]["display_id"]
+        updates = of_type(out, "update_display_data")
+        self.assertGreaterEqual(len(updates), 1)
+        self.assertTrue(all(u["content"]["transient"]["display_id"] == live_id for u in updates))
+        self.assertIn("from-ts · rl 5/5 · finished", updates[-1]["content"]["data"]["text/plain"])
+        self.assertEqual(of_type(out, "execute_result")[0]["content"]["data"]["text/plain"], "'finished'")
+
 
 @unittest.skipUnless(os.path.exists(os.path.join(REPO, "dsl", "index.ts")), "dsl/index.ts (the DSL compiler) does not exist yet")
 class RealDslTests(unittest.TestCase):
@@ -381,6 +395,72 @@ class RealDslTests(unittest.TestCase):
         self.assertTrue(err["content"]["traceback"][0].startswith("cell:3:"), err["content"]["traceback"])
         reply, _ = run_cell(self.kc, "1")
         self.assertEqual(reply["content"]["status"], "ok")
+
+
+TINY_RUN = """%%stepwise run
+experiment "interrupt-me"
+seed 3
+model gpt { layers 1, width 32, heads 2, context 64 }
+tokenizer chars
+task arithmetic { operands 2..2, values 1..9, operators "+-" }
+steps split "\\n"
+use grpo
+train {
+  sft { steps 40, lr 3e-3, batch 8 }
+}
+eval { prompts 4, max_tokens 24 }
+"""
+
+
+@unittest.skipUnless(os.path.exists(os.path.join(REPO, "dsl", "index.ts")), "dsl/index.ts (the DSL compiler) does not exist yet")
+class RealRunnerTests(unittest.TestCase):
+    """%%stepwise run with the real compiler and runner (src/run/runner.ts): a training cell
+    interrupted stops within a second with its checkpoint, and the run resumes to the end."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cwd = tempfile.mkdtemp(prefix="stepwise-kernel-real-run-")
+        cls.km, cls.kc = start(cwd=cls.cwd)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kc.stop_channels()
+        cls.km.shutdown_kernel()
+
+    def test_interrupt_then_resume(self):
+        msg_id = self.kc.execute(TINY_RUN)
+        # wait until the live view shows SFT under way
+        deadline = time.time() + 120
+        while True:
+            self.assertLess(time.time(), deadline, "no SFT progress shown")
+            msg = self.kc.get_iopub_msg(timeout=120)
+            if msg["parent_header"].get("msg_id") != msg_id or msg["msg_type"] != "update_display_data":
+                continue
+            if re.search(r"· sft [1-9]\d*/40 ·", msg["content"]["data"]["text/plain"]):
+                break
+        t0 = time.time()
+        self.km.interrupt_kernel()
+        while True:
+            reply = self.kc.get_shell_msg(timeout=15)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        self.assertLess(time.time() - t0, 1.0)
+        self.assertEqual(reply["content"]["ename"], "InterruptedError")
+        self.assertRegex(reply["content"]["evalue"], r"interrupted at sft \d+/40")
+        run_dir = os.path.join(self.cwd, "runs", "interrupt-me")
+        with open(os.path.join(run_dir, "checkpoints", "last", "state.json")) as f:
+            done = json.load(f)["done"]
+        self.assertTrue(0 < done < 40, done)
+        reply, out = run_cell(self.kc, "run.status")
+        self.assertEqual(of_type(out, "execute_result")[0]["content"]["data"]["text/plain"], "'interrupted'")
+        # resume from the checkpoint: the run finishes, and SFT's steps are each there once
+        reply, out = run_cell(self.kc, 'import * as sw from "stepwise";\n(await sw.runPlan(plan, { dir: run.dir, resume: true })).status', timeout=180)
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        self.assertEqual(of_type(out, "execute_result")[0]["content"]["data"]["text/plain"], "'finished'")
+        with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        self.assertEqual([r["iteration"] for r in rows if r["stage"] == "sft"], list(range(40)))
+        self.assertEqual([r["after"] for r in rows if r["stage"] == "eval"], ["init", "sft"])
 
 
 class StockTslabDisplayTests(unittest.TestCase):
