@@ -34,6 +34,8 @@ export interface Built {
   origin: string;
   /** how task prompts are written: "plain" (`question\n`) or "chat" (the tokenizer's chat template) */
   promptFormat: "plain" | "chat";
+  /** problems found while building that did not stop it (a skipped JSONL line: "data.jsonl:7: invalid JSON (…)") */
+  warnings: string[];
 }
 
 /** The declarations `stepwise run` needs, with the fix for each one that is missing. */
@@ -113,13 +115,15 @@ function tokenizerOverride(plan: TokenizerPlan | undefined, specDir: string): To
 }
 
 /** The task, its JSONL path resolved against the spec's directory and its prompts in the tokenizer's chat format. */
-function buildTask(plan: TaskPlan, seed: number, tokenizer: Tokenizer, specDir: string): { task: Task; promptFormat: Built["promptFormat"] } {
-  if (plan.kind !== "jsonl") return { task: createTask(plan, seed), promptFormat: "plain" };
+function buildTask(plan: TaskPlan, seed: number, tokenizer: Tokenizer, specDir: string): Pick<Built, "task" | "promptFormat" | "warnings"> {
+  if (plan.kind !== "jsonl") return { task: createTask(plan, seed), promptFormat: "plain", warnings: [] };
   const file = path.resolve(specDir, plan.path);
   if (!fs.existsSync(file)) throw new Error(`task jsonl "${plan.path}": no such file (${file})`);
   const formatPrompt = chatPromptFormatter(tokenizer);
   const task = createTask({ ...plan, path: file }, seed, formatPrompt ? { formatPrompt } : {});
-  return { task, promptFormat: formatPrompt ? "chat" : "plain" };
+  const skipped = (task as Task & { warnings?: { line: number; message: string }[] }).warnings ?? [];
+  const warnings = skipped.map((w) => `${plan.path}:${w.line}: ${w.message} (line skipped)`);
+  return { task, promptFormat: formatPrompt ? "chat" : "plain", warnings };
 }
 
 /** What a `model load` directory holds, or a message saying what is wrong with it. */
@@ -161,8 +165,7 @@ export async function buildFromPlan(plan: ExperimentPlan, specDir = "."): Promis
       tokenizer = override;
     }
     try {
-      const { task, promptFormat } = buildTask(plan.task, plan.seed, tokenizer, specDir);
-      return { model, tokenizer, task, origin: dir, promptFormat };
+      return { model, tokenizer, origin: dir, ...buildTask(plan.task, plan.seed, tokenizer, specDir) };
     } catch (e) {
       model.dispose();
       throw e;
@@ -172,6 +175,6 @@ export async function buildFromPlan(plan: ExperimentPlan, specDir = "."): Promis
   if (plan.tokenizer && plan.tokenizer.kind !== "chars") throw new Error("a fresh `model gpt` works with `tokenizer chars`; load a Hugging Face model directory for a BPE tokenizer");
   const partial = { ...plan.model.config, vocabSize: tokenizer.vocabSize, seed: plan.seed };
   const config = partial.family === "llama" ? llamaConfig(partial) : gptConfig(partial);
-  const { task, promptFormat } = buildTask(plan.task, plan.seed, tokenizer, specDir);
-  return { model: Transformer.create(config), tokenizer, task, origin: "fresh", promptFormat };
+  const built = buildTask(plan.task, plan.seed, tokenizer, specDir);
+  return { model: Transformer.create(config), tokenizer, origin: "fresh", ...built };
 }

@@ -208,3 +208,19 @@ test("the run's memory check: 4x the weights to train, 1x more for an RL referen
   checkRunMemory(QWEN, rl, { limitBytes: 5 * f32 });
   assert.equal(formatBytes(4 * 2 ** 30), "4.00 GiB");
 });
+
+test("buildFromPlan: a malformed JSONL line under on_error skip is reported with its line number", async () => {
+  const dir = tmpDir("bad-jsonl");
+  const good = fs.readFileSync(GSM, "utf8").trim().split("\n");
+  fs.writeFileSync(path.join(dir, "data.jsonl"), [good[0], "{not json", ...good.slice(1, 4), '{"q": "3?", "answer": "#### 3"}'].join("\n") + "\n");
+  const built = await buildFromPlan(hfPlan({ task: { ...jsonlTask, path: "data.jsonl", onError: "skip" } }), dir);
+  try {
+    assert.equal(built.warnings.length, 2);
+    assert.match(built.warnings[0]!, /^data\.jsonl:2: invalid JSON .*\(line skipped\)$/);
+    assert.match(built.warnings[1]!, /^data\.jsonl:6: no field "question"/);
+    assert.equal(built.task.train(8).length, 8, "training cycles over the 4 - 2 held-out good records");
+  } finally {
+    built.model.dispose();
+  }
+  await assert.rejects(buildFromPlan(hfPlan({ task: { ...jsonlTask, path: "data.jsonl", onError: "refuse" } }), dir), /data\.jsonl:2/);
+});
