@@ -107,12 +107,61 @@ function mm2d(backend: BackendWasm, a: Operand, b: Operand, outId: number, m: nu
 }
 
 /**
- * Right operands up to this many elements are passed by their own id, so XNNPACK keeps their
- * packed copy between calls (weights of small models: no repacking per step). Larger ones are
- * packed per call and dropped, so a 0.5B-parameter model's weights are not held twice in the
- * 4 GiB wasm heap.
+ * XNNPACK keeps a packed copy of every right operand passed by its own id (the operator cached
+ * per id, freed when the tensor is disposed): a model's weights are then packed once, not on
+ * every call. That copy costs as much heap as the weight, so it is kept under a byte budget:
+ * an operand is cached while the packed copies held stay within `packedBudget` and the TF.js
+ * tensors plus the packed copies leave `HEAP_HEADROOM` of the 4 GiB wasm heap free; beyond
+ * that it is packed per call and dropped (slower, but a large model still fits). The budget is
+ * first come, first served: in a decoding loop the weights come first. Packed copies of
+ * disposed tensors (activations, weights replaced by an optimizer step) are released by
+ * XNNPACK and forgotten here lazily, when the budget is reached.
  */
-const MAX_CACHED_WEIGHT = 1 << 20;
+const WASM_HEAP = 4 * 2 ** 30;
+const HEAP_HEADROOM = 512 * 2 ** 20;
+let packedBudget = 2 * 2 ** 30;
+/** numeric tensor id -> (its dataId, to tell whether it still lives; bytes of its packed copy) */
+const packed = new Map<number, { dataId: object; bytes: number }>();
+let packedBytes = 0;
+
+/** Set the byte budget for packed weight copies (default 2 GiB; 0 packs every product per call). */
+export function setPackedWeightBudget(bytes: number): void {
+  if (!(bytes >= 0)) throw new Error(`packed weight budget must be >= 0 bytes, got ${bytes}`);
+  packedBudget = bytes;
+}
+
+/** Bytes of packed weight copies currently counted against the budget (tests, benchmarks). */
+export function packedWeightBytes(): number {
+  return packedBytes;
+}
+
+interface DataIdMap { get(id: object): WasmData; has(id: object): boolean }
+
+/** Whether the right operand `d` (k x n floats) may be passed by its own id, i.e. keep its packed copy. */
+function mayCache(backend: BackendWasm, dataId: object, d: WasmData, elems: number): boolean {
+  if (packed.has(d.id)) return true;
+  const bytes = 4 * elems;
+  const fits = () => packedBytes + bytes <= packedBudget && tf.memory().numBytes + packedBytes + bytes <= WASM_HEAP - HEAP_HEADROOM;
+  if (!fits()) {
+    // forget the copies of tensors disposed since (XNNPACK has already freed them)
+    const map = backend.dataIdMap as unknown as DataIdMap;
+    for (const [id, e] of packed) {
+      if (!map.has(e.dataId) || map.get(e.dataId).id !== id) { packed.delete(id); packedBytes -= e.bytes; }
+    }
+    if (!fits()) return false;
+  }
+  packed.set(d.id, { dataId, bytes });
+  packedBytes += bytes;
+  return true;
+}
+
+/**
+ * At most this many rows, a product with a transposed large right operand (the tied output head
+ * in decoding: [B, d] @ E[V, d]^T) is computed as (E @ a^T)^T: E streams through XNNPACK as the
+ * left operand, which needs no packed copy, and only the small a^T [d, B] is packed.
+ */
+const STREAM_MAX_ROWS = 64;
+const STREAM_MIN_ELEMS = 1 << 20;
 
 /** Below this many multiply-adds per slice, one call to the stock batched loop beats per-slice XNNPACK calls. */
 const MIN_SLICE_MACS = 8192;
@@ -134,7 +183,7 @@ const fastBatchMatMul: KernelFunc = ({ inputs, backend: b, attrs }) => {
   if (batchA !== batchB && batchA !== 1 && batchB !== 1) {
     throw new Error(`matMul: batch shapes of ${a.shape} and ${bIn.shape} do not broadcast (only equal or 1 supported)`);
   }
-  const outBatchShape = (batchA >= batchB ? a.shape : bIn.shape).slice(0, -2);
+  const outBatchShape = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), bIn.shape.slice(0, -2)); // e.g. [M,K] x [1,N,K]^T -> [1,M,N]
   const batch = Math.max(batchA, batchB);
   const out = backend.makeOutput([...outBatchShape, m, n], "float32");
   const outData = backend.dataIdMap.get(out.dataId);
@@ -142,6 +191,17 @@ const fastBatchMatMul: KernelFunc = ({ inputs, backend: b, attrs }) => {
     // 0) many tiny products (decoding: one query row per head): the stock loop, in one call
     const aD = backend.dataIdMap.get(a.dataId), bD = backend.dataIdMap.get(bIn.dataId);
     wasmBmm!(aD.id, shapeBytes([batch, aR, aC]), 3, bD.id, shapeBytes([batch, bR, bC]), 3, transposeA, transposeB, outData.id);
+    return out;
+  }
+  if (transposeB && !transposeA && batch === 1 && m <= STREAM_MAX_ROWS && k * n >= STREAM_MIN_ELEMS) {
+    // 0b) few rows against a large transposed right operand: out^T [N, M] = b [N, K] @ a^T [K, M]
+    const aT = transposeLast2(backend, a, 1, m, k); // [K, M]
+    const outT = backend.makeOutput([n, m], "float32");
+    const bD = backend.dataIdMap.get(bIn.dataId), aTD = backend.dataIdMap.get(aT.dataId);
+    mm2d(backend, { offset: bD.memoryOffset, id: bD.id }, { offset: aTD.memoryOffset, id: null }, backend.dataIdMap.get(outT.dataId).id, n, k, m);
+    const outTId = backend.dataIdMap.get(outT.dataId).id;
+    wasmTranspose!(outTId, shapeBytes([n, m]), 2, 0 /* float32 */, outData.id, shapeBytes([1, 0]), 2); // -> [M, N]
+    for (const t of [aT, outT]) backend.disposeData(t.dataId);
     return out;
   }
   // 1) explicit transposes (the fast Transpose kernel), so every product is non-transposed
@@ -153,7 +213,7 @@ const fastBatchMatMul: KernelFunc = ({ inputs, backend: b, attrs }) => {
   const aD = backend.dataIdMap.get(aN.dataId), bD = backend.dataIdMap.get(bN.dataId);
   if (batchB === 1) {
     // 2) shared right operand: one [batch*M, K] @ [K, N] product
-    const bOp = { offset: bD.memoryOffset, id: k * n <= MAX_CACHED_WEIGHT ? bD.id : null };
+    const bOp = { offset: bD.memoryOffset, id: mayCache(backend, bN.dataId, bD, k * n) ? bD.id : null };
     mm2d(backend, { offset: aD.memoryOffset, id: aD.id }, bOp, outData.id, batchA * m, k, n);
   } else {
     // 3) one product per slice, on views

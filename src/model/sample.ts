@@ -130,9 +130,7 @@ export function sample(
     }
     positions.push(pos);
   }
-  // tied: a transposed copy of the embedding, made once per call; untied: the parameter itself
-  const headW = tf.keep(model.headWeight());
-  const ownsHead = model.config.tieEmbeddings;
+  // the head: Transformer.head's own product (tied: no transposed copy of the embedding)
   let cache: LayerKV[] = [];
   let logits: Float32Array;
   try {
@@ -140,7 +138,7 @@ export function sample(
       const out = tf.tidy(() => {
         const { hidden, present } = model.forward(tf.tensor2d(ids, [B, L], "int32"), { positions, keyMask });
         const last = tf.reshape(tf.slice(hidden, [0, L - 1, 0], [B, 1, c.width]), [B, c.width]) as tf.Tensor2D;
-        return { lg: model.head(last, headW), kv: present.flatMap((p) => [p.k, p.v]) };
+        return { lg: model.head(last), kv: present.flatMap((p) => [p.k, p.v]) };
       });
       logits = out.lg.dataSync() as Float32Array;
       out.lg.dispose();
@@ -199,7 +197,7 @@ export function sample(
       const past = cache;
       const out = tf.tidy(() => {
         const { hidden, present } = model.forward(tf.tensor2d(feed, [R, 1], "int32"), { positions: pos, keyMask, past });
-        return { lg: model.head(tf.reshape(hidden, [R, c.width]) as tf.Tensor2D, headW), kv: present.flatMap((p) => [p.k, p.v]) };
+        return { lg: model.head(tf.reshape(hidden, [R, c.width]) as tf.Tensor2D), kv: present.flatMap((p) => [p.k, p.v]) };
       });
       logits = out.lg.dataSync() as Float32Array;
       out.lg.dispose();
@@ -209,7 +207,6 @@ export function sample(
     }
   } finally {
     for (const { k, v } of cache) { k.dispose(); v.dispose(); }
-    if (ownsHead) headW.dispose();
   }
   for (const r of results) r.text = decode(r.tokens);
   return results;

@@ -315,9 +315,18 @@ export class Transformer {
     return tf.transpose(this.w(c.family === "gpt2" ? "wte.weight" : "model.embed_tokens.weight")) as tf.Tensor2D;
   }
 
-  /** hidden [N, width] -> logits [N, vocab]; pass a precomputed headWeight() to save the transpose. */
+  /**
+   * hidden [N, width] -> logits [N, vocab]. Tied: a product with the embedding's transpose
+   * (matMul's transposeB), so no transposed copy of a large embedding is made; on wasm a few rows
+   * (decoding) stream the embedding through XNNPACK without packing it (src/backend/wasm-kernels.ts).
+   * `headW` (a headWeight()) is still accepted.
+   */
   head(hidden: tf.Tensor2D, headW?: tf.Tensor2D): tf.Tensor2D {
-    return tf.matMul(hidden, headW ?? this.headWeight());
+    if (headW) return tf.matMul(hidden, headW);
+    const c = this.config;
+    if (!c.tieEmbeddings) return tf.matMul(hidden, this.w("lm_head.weight") as tf.Tensor as tf.Tensor2D);
+    const emb = this.w(c.family === "gpt2" ? "wte.weight" : "model.embed_tokens.weight") as tf.Tensor as tf.Tensor2D;
+    return tf.matMul(hidden, emb, false, true); // [N, d] @ E[V, d]^T -> [N, V]
   }
 
   /** The decoder stack: token ids [B, T] -> final hidden states [B, T, width], plus keys/values. */

@@ -1,0 +1,60 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../../src/backend/index.js";
+import { packedWeightBytes, setPackedWeightBudget } from "../../src/backend/wasm-kernels.js";
+
+const rnd = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, "float32", seed);
+
+/** f's output on cpu and on wasm, same inputs. */
+async function both(f: () => tf.Tensor): Promise<[Float32Array, Float32Array]> {
+  await initBackend({ backend: "cpu" });
+  const c = tf.tidy(f);
+  const cv = c.dataSync() as Float32Array;
+  c.dispose();
+  await initBackend({ backend: "wasm" });
+  const w = tf.tidy(f);
+  assert.deepEqual(w.shape, c.shape);
+  const wv = w.dataSync() as Float32Array;
+  w.dispose();
+  return [cv, wv];
+}
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+test("few rows against a large transposed right operand (tied head in decoding) equals cpu", async () => {
+  // [3, 256] @ [4100, 256]^T: 1.05M elements on the right, the streamed path; also batch dims of 1
+  for (const [sa, sb] of [[[3, 256], [4100, 256]], [[1, 2, 256], [4100, 256]], [[1, 256], [1, 4100, 256]]] as number[][][]) {
+    const [c, w] = await both(() => tf.matMul(rnd(sa, 1), rnd(sb, 2), false, true));
+    assert.ok(maxDiff(c, w) < 1e-4, `${sa} x ${sb}^T: ${maxDiff(c, w)}`);
+  }
+});
+
+test("packed-weight budget: cached and per-call packing give the same products; the budget bounds the cache", async () => {
+  await initBackend({ backend: "wasm" });
+  const w = tf.keep(rnd([512, 640], 3)); // 327,680 elements = 1.25 MiB packed
+  const x = tf.keep(rnd([5, 512], 4));
+  try {
+    const before = packedWeightBytes();
+    const a = tf.matMul(x, w);
+    assert.equal(packedWeightBytes() - before, 4 * 512 * 640, "the weight's packed copy is counted");
+    const a2 = tf.matMul(x, w); // reuses the cached copy: counted once
+    assert.equal(packedWeightBytes() - before, 4 * 512 * 640);
+    setPackedWeightBudget(0);
+    const w2 = tf.add(w, 0); // a new tensor id, not admitted under a zero budget
+    const b = tf.matMul(x, w2);
+    assert.ok(packedWeightBytes() <= before + 4 * 512 * 640);
+    const [av, a2v, bv] = [a.dataSync(), a2.dataSync(), b.dataSync()] as Float32Array[];
+    assert.equal(maxDiff(av, a2v), 0);
+    assert.ok(maxDiff(av, bv) < 1e-5);
+    tf.dispose([a, a2, b, w2]);
+  } finally {
+    setPackedWeightBudget(2 * 2 ** 30);
+    tf.dispose([w, x]);
+  }
+});
