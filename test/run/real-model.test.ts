@@ -148,3 +148,14 @@ eval { prompts 2, max_tokens 8 }
   }
   assert.ok(fs.existsSync(path.join(run, "checkpoints", "final", "model.safetensors")));
 });
+
+test("`stepwise run` with a model directory that is not there says so, and that nothing is downloaded", () => {
+  const dir = tmpDir("real-missing");
+  const file = path.join(dir, "spec.sw");
+  fs.writeFileSync(file, `experiment "missing"\nmodel load "models/Qwen2.5-0.5B-Instruct"\ntask jsonl "${path.relative(dir, GSM).split(path.sep).join("/")}" { held_out 2 }\nuse grpo\ntrain { rl { iterations 1 } }\n`);
+  const r = spawnSync(process.execPath, [path.join(ROOT, "bin", "stepwise.js"), "run", file, "--out", path.join(dir, "runs")], { cwd: dir, encoding: "utf8", timeout: 60_000 });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /model load "models\/Qwen2\.5-0\.5B-Instruct": no such directory \(.*models\/Qwen2\.5-0\.5B-Instruct\)/);
+  assert.match(r.stderr, /Nothing is downloaded/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, "a message, not a stack trace");
+});
