@@ -7,6 +7,51 @@ import * as tf from "@tensorflow/tfjs-core";
 import { llamaConfig } from "../src/model/config.js";
 import { Transformer, hfLayout } from "../src/model/transformer.js";
 import type { ModelConfig } from "../src/model/types.js";
+import { sample } from "../src/model/sample.js";
+import { peakRss, resetPeakRss } from "./measure.js";
+import { randomRows } from "./reference.js";
+
+/** Sampling figures of one batch size: the prefill alone, then the whole call, and the decoding steps by difference. */
+export interface QwenSampleFigures {
+  batch: number;
+  prompt: number;
+  new_tokens: number;
+  /** sample() with 1 new token: the prompt's forward pass (and the first token) */
+  prefill_s: number;
+  prefill_cpu_s: number;
+  /** sample() with new_tokens new tokens */
+  total_s: number;
+  total_cpu_s: number;
+  /** batch * new_tokens / total */
+  tokens_per_s: number;
+  tokens_per_cpu_s: number;
+  /** batch * (new_tokens - 1) / (total - prefill): the KV-cache decoding speed */
+  decode_tokens_per_s: number;
+  decode_tokens_per_cpu_s: number;
+  peak_tf_bytes: number;
+  peak_rss_bytes: number;
+}
+
+export async function benchQwenSample(model: Transformer, batch: number, promptLen: number, newTokens: number): Promise<QwenSampleFigures> {
+  const prompts = randomRows(batch, promptLen, model.config.vocabSize, 5);
+  const timed = (n: number) => {
+    const c0 = process.cpuUsage(), t0 = performance.now();
+    sample(model, prompts, { maxNewTokens: n, temperature: 1, seed: 1 }, () => "");
+    const c = process.cpuUsage(c0);
+    return [(performance.now() - t0) / 1000, (c.user + c.system) / 1e6];
+  };
+  resetPeakRss();
+  const [pw, pc] = timed(1);
+  let tw = 0, tc = 0;
+  const prof = await tf.profile(() => { [tw, tc] = timed(newTokens); });
+  const n = batch * newTokens, nd = batch * (newTokens - 1);
+  return {
+    batch, prompt: promptLen, new_tokens: newTokens, prefill_s: pw, prefill_cpu_s: pc, total_s: tw, total_cpu_s: tc,
+    tokens_per_s: n / tw, tokens_per_cpu_s: n / tc,
+    decode_tokens_per_s: nd / Math.max(tw - pw, 1e-9), decode_tokens_per_cpu_s: nd / Math.max(tc - pc, 1e-9),
+    peak_tf_bytes: prof.peakBytes, peak_rss_bytes: peakRss(),
+  };
+}
 
 export function qwenShapedConfig(contextLength = 1024): ModelConfig {
   return llamaConfig({

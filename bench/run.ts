@@ -19,9 +19,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/backend/index.js";
 import { gptConfig } from "../src/model/config.js";
 import { Transformer } from "../src/model/transformer.js";
-import { machine, mib, peakRss, resetPeakRss, type MachineInfo } from "./measure.js";
+import { machine, mib, resetPeakRss, type MachineInfo } from "./measure.js";
 import { benchSample, benchScaling, benchTrain, type SampleFigures, type ScalingCell, type TrainFigures } from "./reference.js";
-import { paramCount, qwenShaped } from "./qwen.js";
+import { benchQwenSample, paramCount, qwenShaped, type QwenSampleFigures } from "./qwen.js";
+import { sample } from "../src/model/sample.js";
+import { packedWeightBytes } from "../src/backend/wasm-kernels.js";
 import { torchFigures, type TorchFigures } from "./torch.js";
 import { renderResults } from "./report.js";
 
@@ -30,7 +32,9 @@ export interface QwenFigures {
   /** seconds to build the model (random weights) */
   build_s: number;
   /** per batch size: sampling figures (prompt of 16 tokens) */
-  runs: SampleFigures[];
+  runs: QwenSampleFigures[];
+  /** bytes of XNNPACK's packed weight copies held after sampling (src/backend/wasm-kernels.ts) */
+  packed_bytes?: number;
   /** TF.js bytes held by the model */
   model_tf_bytes: number;
 }
@@ -111,12 +115,13 @@ async function main(): Promise<void> {
       const build = (performance.now() - b0) / 1000;
       const qf: QwenFigures = { params: paramCount(q), build_s: build, runs: [], model_tf_bytes: tf.memory().numBytes };
       log(`  ${(qf.params / 1e6).toFixed(0)}M parameters, ${mib(qf.model_tf_bytes)} of weights, built in ${build.toFixed(1)} s`);
-      for (const batch of [1, 4]) {
-        const newTokens = quick ? 8 : 32;
-        const r = await benchSample(q, batch, newTokens, 16, 1, 2); // warm-up: 2 tokens (packs the weights)
+      sample(q, [[1, 2, 3]], { maxNewTokens: 2, seed: 1 }, () => ""); // warm-up: packs the weights
+      for (const batch of quick ? [1, 4] : [1, 4, 16]) {
+        const r = await benchQwenSample(q, batch, 16, quick ? 8 : 32);
         qf.runs.push(r);
-        log(`  batch ${batch} x ${newTokens} new tokens (prompt 16): ${r.tokens_per_s.toFixed(1)} tokens/s wall, ${r.tokens_per_cpu_s.toFixed(1)} per CPU second; peak TF.js ${mib(r.peak_tf_bytes)}, RSS ${mib(peakRss())}`);
+        log(`  batch ${batch}, prompt 16, ${r.new_tokens} new tokens: prefill ${r.prefill_s.toFixed(2)} s (${r.prefill_cpu_s.toFixed(2)} CPU); decoding ${r.decode_tokens_per_s.toFixed(1)} tokens/s wall, ${r.decode_tokens_per_cpu_s.toFixed(1)} per CPU-s; overall ${r.tokens_per_s.toFixed(1)} tokens/s (${r.tokens_per_cpu_s.toFixed(1)} per CPU-s); peak TF.js ${mib(r.peak_tf_bytes)}, RSS ${mib(r.peak_rss_bytes)}`);
       }
+      qf.packed_bytes = packedWeightBytes();
       q.dispose();
       res.qwen = qf;
     } catch (err) {
