@@ -14,6 +14,7 @@ import { initBackend } from "../../src/backend/index.js";
 import { loadHfModel } from "../../src/model/checkpoint.js";
 import { runProbes, runProbesOneByOne, type ScoringModel } from "../../src/rl/probes.js";
 import { segmentResponse } from "../../src/rl/segment.js";
+import { sampleTree } from "../../src/rl/tree.js";
 import { buildFromPlan, chatPromptFormatter, checkRunMemory, formatBytes } from "../../src/run/build.js";
 import { CharTokenizer } from "../../src/tokenizer/chars.js";
 import { HfTokenizer } from "../../src/tokenizer/hf.js";
@@ -223,4 +224,24 @@ test("buildFromPlan: a malformed JSONL line under on_error skip is reported with
     built.model.dispose();
   }
   await assert.rejects(buildFromPlan(hfPlan({ task: { ...jsonlTask, path: "data.jsonl", onError: "refuse" } }), dir), /data\.jsonl:2/);
+});
+
+test("the tree sampler on a Qwen2 model: no BOS at the root, stop tokens never inside a step", async () => {
+  const { model, tokenizer } = await loadHfModel(QWEN, { trainable: false, forTraining: false });
+  try {
+    const prompt = chatPromptFormatter(tokenizer)!("Tom has 7 apples and eats 2. How many are left?");
+    const [tree] = await sampleTree(model, model, tokenizer, [{ prompt, reference: "5" }], {
+      children: 2, paths: 3, temperature: 1, maxStepTokens: 6, maxDepth: 3, delimiter: "\n", verify: () => 0, seed: 4,
+    });
+    assert.ok(tree);
+    assert.deepEqual(tree.nodes[0]!.tokens, encodePrompt(tokenizer, { prompt }));
+    assert.equal(tree.eosId, IM_END);
+    assert.equal(tree.paths.length, 3);
+    for (const n of tree.nodes.slice(1)) {
+      assert.ok(n.tokens.every((t) => t !== IM_END && t !== ENDOFTEXT));
+      assert.ok(n.tokens.length <= 6);
+    }
+  } finally {
+    model.dispose();
+  }
 });
