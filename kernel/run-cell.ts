@@ -99,6 +99,7 @@ export class LiveRunView {
   private done = 0;
   private total = 0;
   private stageStart = 0;
+  private note = "";
   private metrics: Record<string, number | string> = {};
   private status = "running";
   private readonly rows: MetricsRow[] = [];
@@ -123,6 +124,12 @@ export class LiveRunView {
   onEvent(e: RunEvent): void {
     switch (e.type) {
       case "stage":
+        // an evaluation between stages is a note on the head; the bar stays the training stage's
+        if (e.stage.startsWith("eval")) {
+          this.note = e.stage;
+          break;
+        }
+        this.note = "";
         this.stage = e.stage;
         this.done = 0;
         this.total = e.total;
@@ -132,7 +139,7 @@ export class LiveRunView {
         this.stage = e.stage;
         this.done = e.done;
         this.total = e.total;
-        Object.assign(this.metrics, e.metrics);
+        for (const [k, v] of Object.entries(e.metrics)) if (k !== "time") this.metrics[k] = v;
         break;
       case "iteration":
         this.rows.push(e.row);
@@ -141,6 +148,7 @@ export class LiveRunView {
         this.chartsDirty = true;
         break;
       case "eval":
+        this.note = "";
         this.rows.push(e.row);
         for (const [k, v] of Object.entries(latestRow(e.row))) this.metrics[`eval/${k}`] = v;
         break;
@@ -226,7 +234,8 @@ export class LiveRunView {
   bundle(): MimeBundle {
     const frac = this.total > 0 ? Math.min(1, this.done / this.total) : 0;
     const eta = this.status === "running" ? this.eta() : null;
-    const head = `${this.name} · ${this.stage || "starting"} ${this.done}/${this.total}${eta === null ? "" : ` · ETA ${formatSeconds(eta)}`} · ${this.status}`;
+    const note = this.note && this.status === "running" ? ` · ${this.note}` : "";
+    const head = `${this.name} · ${this.stage || "starting"} ${this.done}/${this.total}${eta === null ? "" : ` · ETA ${formatSeconds(eta)}`}${note} · ${this.status}`;
     const table = tableBundle(["metric", "value"], Object.entries(this.metrics), { limit: 40 });
     const bar = `<progress value="${frac}" max="1" style="width:40em"></progress>`;
     const width = 30;

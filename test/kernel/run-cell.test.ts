@@ -114,6 +114,10 @@ test("the live view redraws its charts at most once a second, and once more at t
     assert.match(rendered[1]![0]!, /^Entropy and KL/);
     assert.deepEqual(rendered[2]!.slice(1), ["0", "1", "2", "3", "4"]);
     view.onEvent({ type: "iteration", row: row(5), steps: stepsOf(5) });
+    view.onEvent({ type: "progress", stage: "rl", done: 6, total: 10, metrics: {} });
+    view.onEvent({ type: "stage", stage: "eval after rl", total: 16 });
+    assert.match(view.bundle()["text/plain"] as string, /^charts · rl 6\/10 · ETA \d+ s · eval after rl · running/);
+    view.onEvent({ type: "eval", row: { stage: "eval", after: "rl", time: 9, accuracy: 0.5 }, samples: [] });
     view.onEvent({ type: "finished", summary: {} });
     await view.finish();
     assert.equal(rendered.length, 6); // the final redraw has iteration 5
@@ -122,7 +126,8 @@ test("the live view redraws its charts at most once a second, and once more at t
     assert.equal(html.match(/<img /g)?.length, 2);
     assert.match(html, /src="data:image\/png;base64,UE5H"/);
     const text = sent.at(-1)![1].data["text/plain"] as string;
-    assert.match(text, /^charts · rl 5\/10 · finished/);
+    assert.match(text, /^charts · rl 6\/10 · finished/);
+    assert.match(text, /eval\/accuracy\s+0\.5/);
     assert.match(text, /\[charts: Step value \(belief\)[^;]*; Entropy and KL over iterations\]/);
     assert.match(text, /reward\/mean\s+1\.25/);
     // every message after the first is an update of the first one's id
