@@ -437,7 +437,9 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
     if (!first.has("task")) needs("a task", "e.g. `task arithmetic { operands 2..4 }`");
     if (!first.has("train")) needs("a `train { … }` block", "e.g. `train { rl { iterations 50 } }`");
     else if (train.length === 0 && trainDecl?.stages.length === 0) needs("at least one training stage", "e.g. `train { rl { iterations 50 } }`");
-    if (!advantage && objective?.kind !== "step_dpo" && advantageOk && methodOk && !use) needs("an advantage or a method", "declare `advantage = …` or `use grpo`");
+    // only an rl stage reads the advantage: an SFT-only warm start needs none
+    const rlStage = train.some((s) => s.kind === "rl");
+    if (rlStage && !advantage && objective?.kind !== "step_dpo" && advantageOk && methodOk && !use) needs("an advantage or a method (the `rl` stage needs one)", "declare `advantage = …` or `use grpo`");
   }
 
   if (bag.errorCount > 0 || !steps) return undefined;

@@ -23,6 +23,13 @@ export class ProgressBar {
     this.lastDraw = 0;
   }
 
+  /** Switches to another label (after an interleaved evaluation, say) without restarting the clock. */
+  relabel(label: string, total: number): void {
+    if (label === this.label && total === this.total) return;
+    this.label = label;
+    this.total = total;
+  }
+
   update(done: number, fields: Record<string, string | number | undefined> = {}, force = false): void {
     const now = Date.now();
     const interval = this.tty ? 100 : 5000;

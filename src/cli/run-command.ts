@@ -76,8 +76,13 @@ function printEvent(e: RunEvent, bar: ProgressBar): void {
       bar.done();
       bar.reset(e.stage.padEnd(6), e.total);
       break;
+    case "warning":
+      bar.done();
+      process.stderr.write(`warning: ${e.message}\n`);
+      break;
     case "progress": {
       const m = e.metrics;
+      bar.relabel(e.stage.padEnd(6), e.total);
       bar.update(e.done, {
         loss: m["loss"],
         acc: m[METRIC.accuracy],

@@ -16,7 +16,7 @@ import { leafResponses, pairLogprobs, stepPairs, type StepPair } from "../rl/pai
 import { sampleTree } from "../rl/tree.js";
 import { DEFAULT_SAMPLER } from "../rl/iteration.js";
 import type { Problem } from "../task/types.js";
-import { encodePrompt, type TrainContext } from "../train/context.js";
+import { encodePrompt, stopTokenIds, type TrainContext } from "../train/context.js";
 import type { AdamW } from "../train/optimizer.js";
 import { applyUpdate } from "../train/update.js";
 import type { MetricsFields } from "./types.js";
@@ -60,7 +60,7 @@ function sampleGroups(ctx: TrainContext, problems: Problem[], group: number, see
   const results = sample(
     ctx.model,
     prompts,
-    { maxNewTokens: Math.max(1, Math.min(sampler.maxTokens, room)), temperature: sampler.temperature, topP: sampler.topP, topK: sampler.topK, stopTokens: [ctx.tokenizer.eosId], seed },
+    { maxNewTokens: Math.max(1, Math.min(sampler.maxTokens, room)), temperature: sampler.temperature, topP: sampler.topP, topK: sampler.topK, stopTokens: stopTokenIds(ctx.tokenizer), seed },
     (ids) => ctx.tokenizer.decode(ids),
   );
   return problems.map((p, g) => ({

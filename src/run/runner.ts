@@ -23,7 +23,7 @@ import { constantSchedule } from "../train/schedule.js";
 import { sftRows, sftSchedule, sftStep } from "../train/sft.js";
 import { NonFiniteError } from "../train/update.js";
 import { currentAbortSignal } from "../../kernel/interrupt.js";
-import { buildFromPlan, missingForRun } from "./build.js";
+import { buildFromPlan, missingForRun, type Built } from "./build.js";
 import { runDpoStage, runStepDpoStage, sampleCorrectSolutions } from "./preference-stages.js";
 import { RunStore } from "./store.js";
 import type { MetricsFields, MetricsRow, RunEvent, RunInfo, StepRecord } from "./types.js";
@@ -110,7 +110,16 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
   store.setInfo(info);
 
   const specDir = opts.specFile ? path.dirname(path.resolve(opts.specFile)) : process.cwd();
-  const built = await buildFromPlan(plan, specDir);
+  let built: Built;
+  try {
+    built = await buildFromPlan(plan, specDir);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    store.setInfo({ ...info, status: "failed", message });
+    emit({ type: "failed", message });
+    return { dir: store.dir, status: "failed", message, evals: [], backend: backend.name };
+  }
+  for (const w of built.warnings ?? []) emit({ type: "warning", message: w });
   const ctx: TrainContext = { model: built.model, tokenizer: built.tokenizer, task: built.task, segmentation: plan.steps };
   let optimizer = new AdamW(ctx.model.params);
   let reference: Transformer | null = null;

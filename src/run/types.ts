@@ -79,6 +79,7 @@ export type RunEvent =
   | { type: "iteration"; row: MetricsRow; steps?: StepRecord[] }
   | { type: "eval"; row: MetricsRow; samples: { prompt: string; response: string; correct: boolean }[] }
   | { type: "checkpoint"; path: string }
+  | { type: "warning"; message: string }
   | { type: "finished"; summary: Record<string, number | string> }
   | { type: "interrupted"; checkpoint: string }
   | { type: "failed"; message: string; checkpoint?: string };
