@@ -438,8 +438,8 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
     if (!first.has("train")) needs("a `train { … }` block", "e.g. `train { rl { iterations 50 } }`");
     else if (train.length === 0 && trainDecl?.stages.length === 0) needs("at least one training stage", "e.g. `train { rl { iterations 50 } }`");
     // only an rl stage reads the advantage: an SFT-only warm start needs none
-    const rlStage = train.some((s) => s.kind === "rl");
-    if (rlStage && !advantage && objective?.kind !== "step_dpo" && advantageOk && methodOk && !use) needs("an advantage or a method (the `rl` stage needs one)", "declare `advantage = …` or `use grpo`");
+    const rlStage = !first.has("train") || train.some((s) => s.kind === "rl");
+    if (rlStage && !advantage && objective?.kind !== "step_dpo" && advantageOk && methodOk && !use) needs("an advantage or a method", "declare `advantage = …` or `use grpo`");
   }
 
   if (bag.errorCount > 0 || !steps) return undefined;
