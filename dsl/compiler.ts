@@ -437,9 +437,9 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
     if (!first.has("task")) needs("a task", "e.g. `task arithmetic { operands 2..4 }`");
     if (!first.has("train")) needs("a `train { … }` block", "e.g. `train { rl { iterations 50 } }`");
     else if (train.length === 0 && trainDecl?.stages.length === 0) needs("at least one training stage", "e.g. `train { rl { iterations 50 } }`");
-    // only an rl stage reads the advantage: an SFT-only warm start needs none
-    const rlStage = !first.has("train") || train.some((s) => s.kind === "rl");
-    if (rlStage && !advantage && objective?.kind !== "step_dpo" && advantageOk && methodOk && !use) needs("an advantage or a method", "declare `advantage = …` or `use grpo`");
+    // only an rl stage reads the advantage (an SFT-only warm start needs none); a train block with
+    // an rl stage already says "the rl stage needs an advantage", so this covers a missing block
+    if (!first.has("train") && !advantage && objective?.kind !== "step_dpo" && advantageOk && methodOk && !use) needs("an advantage or a method", "declare `advantage = …` or `use grpo`");
   }
 
   if (bag.errorCount > 0 || !steps) return undefined;

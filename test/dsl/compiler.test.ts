@@ -141,7 +141,7 @@ test("purpose: advantage and run say what is missing", () => {
   assert.deepEqual(errors("model gpt {}\ntask arithmetic\nuse grpo\ntrain { rl {} }", "run"), []);
   // an SFT-only warm start reads no advantage
   assert.deepEqual(errors("model gpt {}\ntask arithmetic\ntrain { sft {} }", "run"), []);
-  assert.deepEqual(errors("model gpt {}\ntask arithmetic\ntrain { sft {} rl {} }", "run").map((d) => d.message), ["`stepwise run` needs an advantage or a method"]);
+  assert.deepEqual(errors("model gpt {}\ntask arithmetic\ntrain { sft {} rl {} }", "run").map((d) => d.message), ["the rl stage needs an advantage"]);
   // a file with just rewards and an advantage is a valid spec for `stepwise advantage`
   assert.equal(plan("reward c = outcome\nreward s = -0.01 * tokens\nadvantage = zscore(reward)", "advantage").rewards.length, 2);
 });
