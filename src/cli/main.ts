@@ -16,6 +16,8 @@ const USAGE = `usage: stepwise <command> [options]
   report RUN_DIR         write RUN_DIR/report.html (charts and tables)
   compare SPEC... [--seeds N] [--out DIR] [--iterations N] [--name NAME]
                          run specs on the same seeds and write a results table and charts
+  export RUN_DIR|CHECKPOINT DEST
+                         copy a checkpoint's weights, config and tokenizer (no optimizer state)
   kernel install [--user | --prefix DIR]
                          register the Jupyter kernel "stepwise"
   start                  the quickstart: stepwise run examples/quickstart.sw
@@ -73,6 +75,12 @@ async function main(argv: string[]): Promise<number> {
         backend: str(f.backend),
         name: str(f.name),
       });
+    }
+    case "export": {
+      need(p.length === 2, "stepwise export RUN_DIR|CHECKPOINT DEST");
+      const { exportCheckpoint } = await import("./export-command.js");
+      process.stdout.write(exportCheckpoint(p[0]!, p[1]!) + "\n");
+      return 0;
     }
     case "kernel": {
       need(p[0] === "install", "stepwise kernel install [--user | --prefix DIR]");
