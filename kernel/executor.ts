@@ -25,6 +25,7 @@ const tsSys = require("@tslab/typescript-for-tslab").sys as {
   fileExists(p: string): boolean;
   readFile(p: string, enc?: string): string | undefined;
   directoryExists(p: string): boolean;
+  getDirectories(p: string): string[];
   realpath?(p: string): string;
 };
 
@@ -89,7 +90,7 @@ export function createStepwiseExecutor(rootDir = process.cwd()): StepwiseExecuto
   const repoModules = slash(join(REPO_ROOT, "node_modules"));
   const outsideRepo = !slash(rootDir).startsWith(slash(REPO_ROOT) + "/") && slash(rootDir) !== slash(REPO_ROOT);
   let dtsContent = "declare const stepwise: any;\nexport = stepwise;\n";
-  const { fileExists, readFile, directoryExists } = tsSys;
+  const { fileExists, readFile, directoryExists, getDirectories } = tsSys;
   const realpath = tsSys.realpath;
   const forward = (p: string, exists: (q: string) => boolean): string => {
     if (!outsideRepo || !p.startsWith(virtualDir + "/") || exists(p)) return p;
@@ -100,6 +101,9 @@ export function createStepwiseExecutor(rootDir = process.cwd()): StepwiseExecuto
   tsSys.fileExists = (p) => p === virtualDts || isFile(forward(p, isFile));
   tsSys.readFile = (p, enc) => (p === virtualDts ? dtsContent : readFile.call(tsSys, forward(p, isFile), enc));
   tsSys.directoryExists = (p) => p === virtualDir || isDir(forward(p, isDir));
+  // the automatic type roots (`<cwd>/node_modules/@types`: @types/node, so `console` and `process`
+  // type-check) are listed, not just tested: forward the listing too
+  tsSys.getDirectories = (p) => getDirectories.call(tsSys, forward(p, isDir));
   if (realpath) tsSys.realpath = (p) => (p === virtualDts ? p : realpath.call(tsSys, forward(p, (q) => isFile(q) || isDir(q))));
 
   // 2) tslab's executor with a capturing console

@@ -427,6 +427,12 @@ class RealRunnerTests(unittest.TestCase):
         cls.kc.stop_channels()
         cls.km.shutdown_kernel()
 
+    def test_node_types_outside_the_repository(self):
+        """The kernel runs in a folder outside the repository: @types/node still type-checks cells."""
+        reply, out = run_cell(self.kc, 'console.log(typeof process.pid)', timeout=60)
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        self.assertEqual("".join(m["content"]["text"] for m in of_type(out, "stream")), "number\n")
+
     def test_interrupt_then_resume(self):
         msg_id = self.kc.execute(TINY_RUN)
         # wait until the live view shows SFT under way

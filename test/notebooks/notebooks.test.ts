@@ -50,7 +50,7 @@ test("every notebook executes under jupyter nbconvert with the stepwise kernel, 
           ["-m", "jupyter", "nbconvert", "--execute", "--to", "notebook", "--output-dir", outDir, "--ExecutePreprocessor.timeout=300", "--ExecutePreprocessor.kernel_name=stepwise", join(work, nb)],
           { cwd: work, env, encoding: "utf8", timeout: 400_000 },
         );
-        assert.equal(r.status, 0, `nbconvert failed on ${nb}:\n${(r.stderr ?? "").slice(-4000)}`);
+        assert.equal(r.status, 0, `nbconvert failed on ${nb}:\n${(r.stderr ?? "").split("\n").filter((l) => !/^\s*(File|\^|[a-z_]+ = |return|self\.|output)/.test(l)).join("\n").slice(-3000)}`);
         const executed = JSON.parse(readFileSync(join(outDir, nb), "utf8")) as { cells: { cell_type: string; outputs?: Output[] }[] };
         const code = executed.cells.filter((c) => c.cell_type === "code");
         const outputs = code.flatMap((c) => c.outputs ?? []);
