@@ -45,6 +45,9 @@ export interface ScalingCell {
   peak_tf_bytes: number;
 }
 
+/** Tokens per micro-batch of the scaling grid's training step (32 x 128, the reference step: ~1.7 GiB peak). */
+export const MICRO_TOKENS = 4096;
+
 /** Deterministic pseudo-random token rows. */
 export function randomRows(rows: number, len: number, vocab: number, seed: number): number[][] {
   let s = seed >>> 0;
@@ -112,7 +115,7 @@ export async function benchSample(model: Transformer, batch: number, newTokens: 
 
 /**
  * Cost of one RL iteration (sampling `group` responses for each of `prompts` prompts, then one
- * training step on all of them) over a grid of group sizes and response lengths. Each cell is run
+ * training step on all of them, in micro-batches of MICRO_TOKENS tokens) over a grid of group sizes and response lengths. Each cell is run
  * once after a warm-up of the smallest cell; `promptLen` tokens of prompt.
  */
 export async function benchScaling(groups: number[], lengths: number[], prompts: number, promptLen: number, log: (s: string) => void): Promise<ScalingCell[]> {
@@ -130,14 +133,31 @@ export async function benchScaling(groups: number[], lengths: number[], prompts:
     }, 1, 0);
     const L = Math.max(...seqs.map((q) => q.length));
     const padded = seqs.map((q) => [...q, ...new Array<number>(L - q.length).fill(0)]);
-    const tokens = tf.tensor2d(padded.flat(), [padded.length, L], "int32");
-    const step = trainStepFn(model, opt, tokens, true);
+    // micro-batches of at most MICRO_TOKENS tokens, gradients accumulated, one AdamW step (as a
+    // real RL update does: the whole group at once would not fit the 4 GiB wasm heap)
+    const micro = Math.max(1, Math.floor(MICRO_TOKENS / L));
+    const step = () => {
+      let acc: Map<string, tf.Tensor> | null = null;
+      for (let i = 0; i < padded.length; i += micro) {
+        const part = padded.slice(i, i + micro);
+        const tokens = tf.tensor2d(part.flat(), [part.length, L], "int32");
+        const w = part.length / padded.length;
+        const { value, grads } = tf.variableGrads(() => tf.tidy(() => {
+          const { logp, entropy } = model.score(tokens);
+          return tf.mul(tf.sub(tf.neg(tf.mean(logp)), tf.mul(tf.mean(entropy), 1e-3)), w) as tf.Scalar;
+        }), model.trainableVariables());
+        value.dispose(); tokens.dispose();
+        if (!acc) acc = new Map(Object.entries(grads));
+        else for (const [k, g] of Object.entries(grads)) { const sum = tf.add(acc.get(k)!, g); acc.get(k)!.dispose(); g.dispose(); acc.set(k, sum); }
+      }
+      opt.step(acc!, 1e-4);
+      tf.dispose([...acc!.values()]);
+    };
     let peak = 0;
     const c0 = process.cpuUsage(), t0 = performance.now();
     peak = (await tf.profile(step)).peakBytes;
     const trainS = (performance.now() - t0) / 1000;
     const cu = process.cpuUsage(c0);
-    tokens.dispose();
     return {
       prompts, group, length, sample_s: s.wall_s, sample_cpu_s: s.cpu_s,
       train_s: trainS, train_cpu_s: (cu.user + cu.system) / 1e6, total_s: s.wall_s + trainS, peak_tf_bytes: peak,

@@ -47,7 +47,7 @@ export function renderResults(r: BenchResults): string {
     const { prompts, promptLen, cells } = r.scaling;
     L.push("## Cost of one RL iteration by group size and response length (reference model)", "");
     L.push(`${prompts} prompts of ${promptLen} tokens, \`group\` responses each, every response run to the full length (no stop), then one training step`,
-      `(forward with log-probs and entropy, backward, AdamW) on all ${prompts} x group sequences at once; context ${promptLen + Math.max(...cells.map((c) => c.length))}. One run per cell (after a warm-up cell).`, "");
+      `(forward with log-probs and entropy, backward, AdamW) on all ${prompts} x group sequences, gradients accumulated over micro-batches of at most 4,096 tokens (the whole group at once does not fit the 4 GiB wasm heap); context ${promptLen + Math.max(...cells.map((c) => c.length))}. One run per cell (after a warm-up cell).`, "");
     L.push("| group | responses | length | sampling (s) | training step (s) | total wall (s) | total CPU (s) | tokens sampled | CPU ms per sampled token | peak TF.js bytes (step) |", "|---|---|---|---|---|---|---|---|---|---|");
     for (const c of cells) {
       const n = c.prompts * c.group, cpu = c.sample_cpu_s + c.train_cpu_s;

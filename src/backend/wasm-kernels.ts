@@ -137,9 +137,24 @@ export function packedWeightBytes(): number {
 
 interface DataIdMap { get(id: object): WasmData; has(id: object): boolean }
 
-/** Whether the right operand `d` (k x n floats) may be passed by its own id, i.e. keep its packed copy. */
+/** Right operands up to this many elements always keep their packed copy (small weights and activations: cheap). */
+const SMALL_OPERAND = 1 << 20;
+
+/** Whether dataId holds a tf.Variable's current value (a weight, reused across calls). */
+function isVariableData(dataId: object): boolean {
+  const vars = tf.engine().state.registeredVariables;
+  for (const name in vars) if (vars[name].dataId === dataId) return true;
+  return false;
+}
+
+/**
+ * Whether the right operand `d` (k x n floats) may be passed by its own id, i.e. keep its packed
+ * copy. Large operands qualify only when they are a variable's value (a large activation, used
+ * once, would only raise the peak memory of a training step) and within the budget.
+ */
 function mayCache(backend: BackendWasm, dataId: object, d: WasmData, elems: number): boolean {
-  if (packed.has(d.id)) return true;
+  if (elems <= SMALL_OPERAND || packed.has(d.id)) return true;
+  if (!isVariableData(dataId)) return false;
   const bytes = 4 * elems;
   const fits = () => packedBytes + bytes <= packedBudget && tf.memory().numBytes + packedBytes + bytes <= WASM_HEAP - HEAP_HEADROOM;
   if (!fits()) {

@@ -37,22 +37,27 @@ test("few rows against a large transposed right operand (tied head in decoding) 
 
 test("packed-weight budget: cached and per-call packing give the same products; the budget bounds the cache", async () => {
   await initBackend({ backend: "wasm" });
-  const w = tf.keep(rnd([512, 640], 3)); // 327,680 elements = 1.25 MiB packed
-  const x = tf.keep(rnd([5, 512], 4));
+  const w = tf.variable(rnd([1024, 1100], 3), false); // 1.13M elements: a large weight, cached under the budget
+  const x = tf.keep(rnd([5, 1024], 4));
+  const bytes = 4 * 1024 * 1100;
   try {
     const before = packedWeightBytes();
     const a = tf.matMul(x, w);
-    assert.equal(packedWeightBytes() - before, 4 * 512 * 640, "the weight's packed copy is counted");
+    assert.equal(packedWeightBytes() - before, bytes, "the weight's packed copy is counted");
     const a2 = tf.matMul(x, w); // reuses the cached copy: counted once
-    assert.equal(packedWeightBytes() - before, 4 * 512 * 640);
+    assert.equal(packedWeightBytes() - before, bytes);
+    const act = tf.add(w, 0); // a large activation (not a variable): packed per call, not kept
+    const c = tf.matMul(x, act);
+    assert.equal(packedWeightBytes() - before, bytes);
     setPackedWeightBudget(0);
-    const w2 = tf.add(w, 0); // a new tensor id, not admitted under a zero budget
+    const w2 = tf.variable(tf.add(w, 0), false); // a new variable, not admitted under a zero budget
     const b = tf.matMul(x, w2);
-    assert.ok(packedWeightBytes() <= before + 4 * 512 * 640);
-    const [av, a2v, bv] = [a.dataSync(), a2.dataSync(), b.dataSync()] as Float32Array[];
+    assert.equal(packedWeightBytes() - before, bytes);
+    const [av, a2v, bv, cv] = [a.dataSync(), a2.dataSync(), b.dataSync(), c.dataSync()] as Float32Array[];
     assert.equal(maxDiff(av, a2v), 0);
     assert.ok(maxDiff(av, bv) < 1e-5);
-    tf.dispose([a, a2, b, w2]);
+    assert.ok(maxDiff(av, cv) < 1e-5);
+    tf.dispose([a, a2, b, c, act, w2]);
   } finally {
     setPackedWeightBudget(2 * 2 ** 30);
     tf.dispose([w, x]);
