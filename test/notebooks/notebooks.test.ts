@@ -60,8 +60,11 @@ test("every notebook executes under jupyter nbconvert with the stepwise kernel, 
         assert.ok(code.every((c) => Array.isArray(c.outputs)));
         assert.ok(outputs.some((o) => o.data?.["application/vnd.vegalite.v5+json"] && typeof o.data["image/png"] === "string"), `${nb} shows no chart`);
         // runs finished: the live view's last state says so
-        const live = outputs.filter((o) => typeof o.data?.["text/plain"] === "string" && / · (finished|failed|interrupted)/.test(o.data["text/plain"] as string));
-        assert.ok(live.length > 0 && live.every((o) => / · finished/.test(o.data!["text/plain"] as string)), `${nb}: a run did not finish`);
+        // (nbformat stores multi-line strings as lists of lines)
+        const text = (o: Output): string => [o.data?.["text/plain"] ?? ""].flat().join("");
+        const live = outputs.map(text).filter((t) => /^\S+ · \S+ \d+\/\d+ · .*(finished|failed|interrupted)/.test(t));
+        assert.ok(live.length > 0, `${nb}: no live run view`);
+        assert.deepEqual(live.filter((t) => !/^\S+ · \S+ (\d+)\/\1 · finished\n/.test(t)), [], `${nb}: a run did not finish`);
       });
     }
   } finally {
