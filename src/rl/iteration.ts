@@ -31,6 +31,8 @@ export interface RlIterationResult {
   row: MetricsFields;
   steps: StepRecord[];
   batch: RolloutBatch;
+  /** the per-token advantages the update used, per response */
+  advantages: number[][];
 }
 
 export const DEFAULT_CLIPPED: Extract<ObjectivePlan, { kind: "clipped" }> = {
@@ -162,5 +164,5 @@ export async function rlIteration(
       idx++;
     }
   });
-  return { row, steps, batch: ro.batch };
+  return { row, steps, batch: ro.batch, advantages };
 }
