@@ -3,6 +3,7 @@
  * always pass a limit and end with an "N rows × M columns" footer, so a cut table says it is cut.
  */
 import type { ColumnTable } from "arquero";
+import { escapeHtml } from "../display/bundles.js";
 
 export interface TableFormatOptions {
   /** most rows shown (default 20) */
@@ -64,9 +65,4 @@ export function tableToText(t: ColumnTable, options: TableFormatOptions = {}): s
   const widths = names.map((c, j) => Math.max(c.length, ...rows.map((r) => r[j]!.length)));
   const line = (cells: string[]) => cells.map((s, j) => s.padEnd(widths[j]!)).join("  ").trimEnd();
   return [line(names), ...rows.map(line), tableFooter(t, limit)].join("\n");
-}
-
-/** Escapes &, <, >, " and ' for HTML text and attributes. */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }

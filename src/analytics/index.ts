@@ -15,7 +15,7 @@ export {
   trainRows,
 } from "./tables.js";
 export type { ColumnTable, LoadOptions, RunTables } from "./tables.js";
-export { escapeHtml, tableFooter, tableToHTML, tableToText } from "./format.js";
+export { tableFooter, tableToHTML, tableToText } from "./format.js";
 export type { TableFormatOptions } from "./format.js";
 export { rocAuc, stepLabelAuc } from "./auc.js";
 export type { StepLabelAucOptions } from "./auc.js";

@@ -6,6 +6,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ColumnTable } from "arquero";
+import { escapeHtml } from "../display/bundles.js";
 import { stepLabelAuc } from "./auc.js";
 import {
   type ChartSpec,
@@ -15,7 +16,7 @@ import {
   stepValueByLabelChart,
   stepValueChart,
 } from "./charts.js";
-import { escapeHtml, tableToHTML } from "./format.js";
+import { tableToHTML } from "./format.js";
 import { chartToSVG } from "./render.js";
 import { type Run, loadRun } from "./tables.js";
 
