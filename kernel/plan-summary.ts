@@ -1,6 +1,6 @@
 /** A one-screen summary of an ExperimentPlan: an HTML table and the same as plain text. */
 import type { ExperimentPlan, Formula, StagePlan } from "../dsl/plan.js";
-import { tableBundle } from "../src/display/bundles.js";
+import { rowsTableBundle } from "../src/display/bundles.js";
 import type { MimeBundle } from "../src/display/types.js";
 
 const PREC: Record<string, number> = { or: 1, and: 2, "==": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "+": 4, "-": 4, "*": 5, "/": 5, "^": 6 };
@@ -67,5 +67,5 @@ export function planRows(plan: ExperimentPlan): [string, string][] {
 export function planSummaryBundle(plan: ExperimentPlan, variable?: string): MimeBundle {
   const rows = planRows(plan);
   const caption = `Stepwise plan "${plan.name}"${variable ? ` (bound to \`${variable}\`)` : ""}`;
-  return tableBundle(["field", "value"], rows, { limit: rows.length, caption });
+  return rowsTableBundle(["field", "value"], rows, { limit: rows.length, caption });
 }

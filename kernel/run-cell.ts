@@ -20,7 +20,7 @@ import type { ExperimentPlan } from "../dsl/plan.js";
 import type { ChartSpec } from "../src/analytics/charts.js";
 import type { RunOptions, RunResult } from "../src/run/runner.js";
 import { METRIC, type MetricsRow, type RunEvent, type StepRecord } from "../src/run/types.js";
-import { escapeHtml, tableBundle } from "../src/display/bundles.js";
+import { chartTitle, escapeHtml, rowsTableBundle } from "../src/display/bundles.js";
 import { display, kernelKind, updateDisplay } from "../src/display/display.js";
 import { CHART_INTERVAL_MS, type Clock, PROGRESS_INTERVAL_MS, realClock, throttle, type Throttled } from "../src/display/throttle.js";
 import type { MimeBundle } from "../src/display/types.js";
@@ -212,9 +212,9 @@ export class LiveRunView {
       const specs = await liveCharts(this.rows, this.steps);
       const render = this.options.renderChart ?? defaultRenderChart;
       const imgs: string[] = [];
-      for (const spec of specs) imgs.push(`<img alt="${escapeHtml(chartTitleOf(spec))}" src="data:image/png;base64,${await render(spec)}">`);
+      for (const spec of specs) imgs.push(`<img alt="${escapeHtml(chartTitle(spec))}" src="data:image/png;base64,${await render(spec)}">`);
       this.chartsHtml = imgs.length ? `<div style="display:flex;flex-wrap:wrap;gap:8px;align-items:flex-start">${imgs.join("")}</div>` : "";
-      this.chartTitles = specs.map(chartTitleOf);
+      this.chartTitles = specs.map(chartTitle);
     } catch (e) {
       this.chartsHtml = `<pre>charts: ${escapeHtml((e as Error).message)}</pre>`;
     }
@@ -236,7 +236,7 @@ export class LiveRunView {
     const eta = this.status === "running" ? this.eta() : null;
     const note = this.note && this.status === "running" ? ` · ${this.note}` : "";
     const head = `${this.name} · ${this.stage || "starting"} ${this.done}/${this.total}${eta === null ? "" : ` · ETA ${formatSeconds(eta)}`}${note} · ${this.status}`;
-    const table = tableBundle(["metric", "value"], Object.entries(this.metrics), { limit: 40 });
+    const table = rowsTableBundle(["metric", "value"], Object.entries(this.metrics), { limit: 40 });
     const bar = `<progress value="${frac}" max="1" style="width:40em"></progress>`;
     const width = 30;
     const textBar = `[${"#".repeat(Math.round(frac * width)).padEnd(width, ".")}]`;
@@ -309,11 +309,6 @@ async function liveCharts(rows: MetricsRow[], steps: StepRecord[]): Promise<Char
 async function defaultRenderChart(spec: ChartSpec): Promise<string> {
   const { chartToPNG } = await import("../src/analytics/render.js");
   return (await chartToPNG(spec)).toString("base64");
-}
-
-function chartTitleOf(spec: ChartSpec): string {
-  const t = (spec as { title?: unknown }).title;
-  return typeof t === "string" ? t : "chart";
 }
 
 /** The metrics of a row worth a table: numbers and short strings, not the time stamp. */

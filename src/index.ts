@@ -40,5 +40,16 @@ export { batchAdvantages } from "./rl/iteration.js";
 export { segmentResponse } from "./rl/segment.js";
 
 export * from "./analytics/index.js";
-export { clearOutput, display, escapeHtml, kernelKind, newDisplayId, throttle, updateDisplay } from "./display/index.js";
+export {
+  assembleChartBundle,
+  chartTitle,
+  clearOutput,
+  display,
+  escapeHtml,
+  kernelKind,
+  newDisplayId,
+  rowsTableBundle,
+  throttle,
+  updateDisplay,
+} from "./display/index.js";
 export type { MimeBundle } from "./display/index.js";

@@ -7,12 +7,14 @@
 import type { ColumnTable } from "arquero";
 import type { TopLevelSpec } from "vega-lite";
 import { METRIC } from "../run/types.js";
+import { VEGALITE_V5_SCHEMA } from "../display/bundles.js";
 import { stepLabelAuc } from "./auc.js";
 import { PROBE_PREFIX, evalRows, probeNames, stepValues, trainRows } from "./tables.js";
 
 export type ChartSpec = TopLevelSpec;
 
-export const VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json";
+/** The vega-lite schema every chart carries: src/display's, the one version notebooks render. */
+export const VEGA_LITE_SCHEMA = VEGALITE_V5_SCHEMA;
 
 /** The font every chart asks for; render.ts hands resvg DejaVu Sans for it. */
 export const CHART_FONT = "DejaVu Sans, sans-serif";
@@ -65,7 +67,7 @@ function iterationColor(values: Row[]) {
  * value evolves along the reasoning chain (mean over the iteration's responses).
  * @example
  *   const spec = stepValueChart(run.steps, { probe: "belief" });
- *   display(await chartBundle(spec));
+ *   display(await renderChartBundle(spec));
  */
 export function stepValueChart(steps: ColumnTable, options: ChartOptions & { probe?: string } = {}): ChartSpec {
   const probe = options.probe ?? probeNames(steps)[0] ?? "value";

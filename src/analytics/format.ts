@@ -3,7 +3,7 @@
  * always pass a limit and end with an "N rows × M columns" footer, so a cut table says it is cut.
  */
 import type { ColumnTable } from "arquero";
-import { escapeHtml } from "../display/bundles.js";
+import { alignColumns, escapeHtml, tableSize } from "../display/bundles.js";
 
 export interface TableFormatOptions {
   /** most rows shown (default 20) */
@@ -17,8 +17,7 @@ const DEFAULT_LIMIT = 20;
 /** "24 rows × 11 columns" (and "showing the first 20" when cut). */
 export function tableFooter(t: ColumnTable, limit: number): string {
   const n = t.numRows();
-  const m = t.numCols();
-  const dims = `${n} ${n === 1 ? "row" : "rows"} × ${m} ${m === 1 ? "column" : "columns"}`;
+  const dims = tableSize(n, t.numCols());
   return n > limit ? `${dims} (showing the first ${limit})` : dims;
 }
 
@@ -62,7 +61,5 @@ export function tableToText(t: ColumnTable, options: TableFormatOptions = {}): s
   const rows = (t.objects({ limit }) as Record<string, unknown>[]).map((r) =>
     names.map((c) => formatValue(r[c], digits).replace(/\s+/g, " ").slice(0, 40)),
   );
-  const widths = names.map((c, j) => Math.max(c.length, ...rows.map((r) => r[j]!.length)));
-  const line = (cells: string[]) => cells.map((s, j) => s.padEnd(widths[j]!)).join("  ").trimEnd();
-  return [line(names), ...rows.map(line), tableFooter(t, limit)].join("\n");
+  return [...alignColumns(names, rows), tableFooter(t, limit)].join("\n");
 }

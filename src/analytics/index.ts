@@ -17,6 +17,7 @@ export {
 export type { ColumnTable, LoadOptions, RunTables } from "./tables.js";
 export { tableFooter, tableToHTML, tableToText } from "./format.js";
 export type { TableFormatOptions } from "./format.js";
+export { chartTitle } from "../display/bundles.js";
 export { rocAuc, stepLabelAuc } from "./auc.js";
 export type { StepLabelAucOptions } from "./auc.js";
 export {
@@ -33,7 +34,17 @@ export {
   stepValueChart,
 } from "./charts.js";
 export type { ChartOptions, ChartSpec, MethodRun } from "./charts.js";
-export { DEJAVU_SANS, chartBundle, chartTitle, chartToPNG, chartToSVG, compileSpec, pngSize, svgSize, svgToPNG, tableBundle } from "./render.js";
+export {
+  DEJAVU_SANS,
+  chartToPNG,
+  chartToSVG,
+  columnTableBundle,
+  compileSpec,
+  pngSize,
+  renderChartBundle,
+  svgSize,
+  svgToPNG,
+} from "./render.js";
 export type { ChartBundle, PngOptions, TableBundle } from "./render.js";
 export { renderReport, reportCharts, writeReport } from "./report.js";
 export type { ReportOptions } from "./report.js";

@@ -3,13 +3,14 @@
  * renderer "none", `toSVG`) → PNG (@resvg/resvg-js, with DejaVu Sans loaded from its file and
  * no system font scan, so the pixels do not depend on what fonts a machine has).
  * Plus the MIME bundles a notebook shows: charts as vega-lite + PNG + SVG (never text/html: it
- * outranks the vega-lite renderer), tables as HTML + plain text.
+ * outranks the vega-lite renderer), assembled by src/display; arquero tables as HTML + plain text.
  */
 import { existsSync } from "node:fs";
 import { Resvg } from "@resvg/resvg-js";
 import type { ColumnTable } from "arquero";
 import * as vega from "vega";
 import * as vl from "vega-lite";
+import { assembleChartBundle, chartTitle } from "../display/bundles.js";
 import type { ChartSpec } from "./charts.js";
 import { type TableFormatOptions, tableToHTML, tableToText } from "./format.js";
 
@@ -92,34 +93,25 @@ export async function chartToPNG(spec: ChartSpec, options: PngOptions = {}): Pro
 }
 
 /**
- * The MIME bundle of a chart for a notebook: vega-lite 5 JSON (interactive in JupyterLab and
- * VS Code), PNG (what static viewers and code hosts show), SVG, and a text/plain stand-in.
- * No text/html: frontends rank it above vega-lite.
- * @example display(await chartBundle(stepValueChart(run.steps)))   // display from src/display
+ * Renders a chart to the MIME bundle a notebook shows: vega-lite 5 JSON (interactive in JupyterLab
+ * and VS Code), PNG (what static viewers and code hosts show), SVG, and a text/plain stand-in.
+ * No text/html: frontends rank it above vega-lite. Renders here, assembles with src/display's
+ * `assembleChartBundle` (which also refuses a non-v5 `$schema`).
+ * @example display(await renderChartBundle(stepValueChart(run.steps)))   // display from src/display
  */
-export async function chartBundle(spec: ChartSpec, options: PngOptions = {}): Promise<ChartBundle> {
+export async function renderChartBundle(spec: ChartSpec, options: PngOptions = {}): Promise<ChartBundle> {
   const svg = await chartToSVG(spec);
-  return {
-    "application/vnd.vegalite.v5+json": spec,
-    "image/png": svgToPNG(svg, options).toString("base64"),
-    "image/svg+xml": svg,
-    "text/plain": `<chart: ${chartTitle(spec)}>`,
-  };
-}
-
-/** A chart's title as text ("chart" when it has none). */
-export function chartTitle(spec: ChartSpec): string {
-  const t = (spec as { title?: unknown }).title;
-  if (typeof t === "string") return t;
-  if (t && typeof t === "object" && typeof (t as { text?: unknown }).text === "string") return (t as { text: string }).text;
-  return "chart";
+  const png = svgToPNG(svg, options).toString("base64");
+  // all four keys are set: png and svg are non-empty, text is given
+  return assembleChartBundle({ spec, png, svg, text: `<chart: ${chartTitle(spec)}>` }) as unknown as ChartBundle;
 }
 
 /**
- * The MIME bundle of a table: HTML with a size footer, and a plain-text fallback.
- * @example tableBundle(run.evalRows(), { limit: 50 })
+ * The MIME bundle of an arquero table: HTML with a size footer, and a plain-text fallback.
+ * (Plain rows of cells: src/display `rowsTableBundle`.)
+ * @example columnTableBundle(run.evalRows(), { limit: 50 })
  */
-export function tableBundle(t: ColumnTable, options: TableFormatOptions = {}): TableBundle {
+export function columnTableBundle(t: ColumnTable, options: TableFormatOptions = {}): TableBundle {
   return { "text/html": tableToHTML(t, options), "text/plain": tableToText(t, options) };
 }
 

@@ -7,7 +7,7 @@ import type { ColumnTable } from "arquero";
 import { display, updateDisplay } from "../display/index.js";
 import type { ChartSpec } from "./charts.js";
 import type { TableFormatOptions } from "./format.js";
-import { type PngOptions, chartBundle, tableBundle } from "./render.js";
+import { type PngOptions, columnTableBundle, renderChartBundle } from "./render.js";
 
 /** Symbol a value carries to say how the kernel shows it as a cell's result (kernel/kernel.ts). */
 const MIME_BUNDLE = Symbol.for("stepwise.mimeBundle");
@@ -17,7 +17,7 @@ const MIME_BUNDLE = Symbol.for("stepwise.mimeBundle");
  * @example const id = await showChart(entropyKlChart(run.metrics), { id: true });
  */
 export async function showChart(spec: ChartSpec, options: PngOptions & { id?: string | true } = {}): Promise<string | undefined> {
-  return display({ ...(await chartBundle(spec, options)) }, { id: options.id });
+  return display({ ...(await renderChartBundle(spec, options)) }, { id: options.id });
 }
 
 /**
@@ -25,7 +25,7 @@ export async function showChart(spec: ChartSpec, options: PngOptions & { id?: st
  * @example await updateChart(id!, entropyKlChart(run.metrics));
  */
 export async function updateChart(id: string, spec: ChartSpec, options: PngOptions = {}): Promise<void> {
-  updateDisplay(id, { ...(await chartBundle(spec, options)) });
+  updateDisplay(id, { ...(await renderChartBundle(spec, options)) });
 }
 
 /**
@@ -33,7 +33,7 @@ export async function updateChart(id: string, spec: ChartSpec, options: PngOptio
  * @example showTable(run.evalRows(), { limit: 50 })
  */
 export function showTable(t: ColumnTable, options: TableFormatOptions & { id?: string | true } = {}): string | undefined {
-  return display({ ...tableBundle(t, options) }, { id: options.id });
+  return display({ ...columnTableBundle(t, options) }, { id: options.id });
 }
 
 /**
@@ -42,7 +42,7 @@ export function showTable(t: ColumnTable, options: TableFormatOptions & { id?: s
  * @example rich(run.metrics, { limit: 100 })   // last line of a cell
  */
 export function rich(t: ColumnTable, options: TableFormatOptions = {}): { table: ColumnTable; toString(): string } {
-  const bundle = () => ({ ...tableBundle(t, options) });
+  const bundle = () => ({ ...columnTableBundle(t, options) });
   return {
     table: t,
     [MIME_BUNDLE]: bundle,

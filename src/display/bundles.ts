@@ -9,25 +9,35 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
 
+/** A chart's title as text: a string title, a `{ text }` title's text, else "chart". */
+export function chartTitle(spec: object): string {
+  const t = (spec as { title?: unknown }).title;
+  if (typeof t === "string") return t;
+  if (t && typeof t === "object" && typeof (t as { text?: unknown }).text === "string") return (t as { text: string }).text;
+  return "chart";
+}
+
 /**
- * A chart bundle: vega-lite v5 JSON, optional PNG bytes and SVG text, and a text fallback.
+ * Assembles a chart bundle from parts already rendered: vega-lite v5 JSON, optional PNG (bytes, or
+ * base64 text as analytics' renderer makes it) and SVG text, and a text fallback. Renders nothing
+ * (src/analytics/render.ts `renderChartBundle` renders a spec and then calls this).
  * Refuses a spec with another major version's `$schema` (no frontend renders v6).
  */
-export function chartBundle(opts: {
-  spec: Record<string, unknown>;
-  png?: Uint8Array;
+export function assembleChartBundle(parts: {
+  /** a vega-lite spec (any object: analytics' typed specs and plain literals alike) */
+  spec: object;
+  png?: Uint8Array | string;
   svg?: string;
   text?: string;
 }): MimeBundle {
-  const schema = opts.spec.$schema;
+  const schema = (parts.spec as { $schema?: unknown }).$schema;
   if (schema !== undefined && !/\/vega-lite\/v5(\.\d+)*(\.\d+)?\.json$/.test(String(schema))) {
     throw new Error(`chart spec has $schema ${String(schema)}: notebooks render vega-lite v5 only; use ${VEGALITE_V5_SCHEMA}`);
   }
-  const bundle: MimeBundle = { [VEGALITE_MIME]: { $schema: VEGALITE_V5_SCHEMA, ...opts.spec } };
-  if (opts.png) bundle["image/png"] = opts.png;
-  if (opts.svg) bundle["image/svg+xml"] = opts.svg;
-  const title = typeof opts.spec.title === "string" ? opts.spec.title : "chart";
-  bundle["text/plain"] = opts.text ?? `<${title}: vega-lite chart>`;
+  const bundle: MimeBundle = { [VEGALITE_MIME]: { $schema: VEGALITE_V5_SCHEMA, ...parts.spec } };
+  if (parts.png) bundle["image/png"] = parts.png;
+  if (parts.svg) bundle["image/svg+xml"] = parts.svg;
+  bundle["text/plain"] = parts.text ?? `<${chartTitle(parts.spec)}: vega-lite chart>`;
   return bundle;
 }
 
@@ -39,11 +49,26 @@ function formatCell(v: Cell): string {
   return String(v);
 }
 
+/** "5 rows × 3 columns": the size footer every table bundle ends with. */
+export function tableSize(rows: number, columns: number): string {
+  return `${rows} row${rows === 1 ? "" : "s"} × ${columns} column${columns === 1 ? "" : "s"}`;
+}
+
 /**
- * A table as HTML (at most `limit` rows, with an "N rows × M columns" footer) and as aligned
- * plain text.
+ * Plain-text lines of a table: every column padded to its widest cell, two spaces apart, trailing
+ * blanks trimmed; `rule` adds a line of dashes under the header.
  */
-export function tableBundle(
+export function alignColumns(header: string[], rows: string[][], opts: { rule?: boolean } = {}): string[] {
+  const widths = header.map((c, j) => Math.max(c.length, ...rows.map((r) => r[j]!.length)));
+  const line = (r: string[]) => r.map((c, j) => c.padEnd(widths[j]!)).join("  ").trimEnd();
+  return [line(header), ...(opts.rule ? [line(widths.map((w) => "-".repeat(w)))] : []), ...rows.map(line)];
+}
+
+/**
+ * A table of plain rows as HTML (at most `limit` rows, with an "N rows × M columns" footer) and
+ * as aligned plain text. (An arquero table: src/analytics/render.ts `columnTableBundle`.)
+ */
+export function rowsTableBundle(
   columns: string[],
   rows: Cell[][],
   opts: { limit?: number; caption?: string } = {},
@@ -51,7 +76,7 @@ export function tableBundle(
   const limit = opts.limit ?? 20;
   const shown = rows.slice(0, limit);
   const cells = shown.map((r) => columns.map((_, j) => formatCell(r[j])));
-  const footer = `${rows.length} row${rows.length === 1 ? "" : "s"} × ${columns.length} column${columns.length === 1 ? "" : "s"}`;
+  const footer = tableSize(rows.length, columns.length);
   const more = rows.length > shown.length ? ` (first ${shown.length} shown)` : "";
 
   const th = columns.map((c) => `<th>${escapeHtml(c)}</th>`).join("");
@@ -61,13 +86,9 @@ export function tableBundle(
     `<table class="stepwise-table">${cap}<thead><tr>${th}</tr></thead>\n<tbody>\n${trs}\n</tbody></table>` +
     `<p style="font-size:smaller">${escapeHtml(footer + more)}</p>`;
 
-  const widths = columns.map((c, j) => Math.max(c.length, ...cells.map((r) => r[j]!.length)));
-  const line = (r: string[]) => r.map((c, j) => c.padEnd(widths[j]!)).join("  ").trimEnd();
   const text = [
     ...(opts.caption ? [opts.caption] : []),
-    line(columns),
-    line(widths.map((w) => "-".repeat(w))),
-    ...cells.map(line),
+    ...alignColumns(columns, cells, { rule: true }),
     footer + more,
   ].join("\n");
   return { "text/html": html, "text/plain": text };

@@ -26,8 +26,8 @@ function printText(bundle: MimeBundle): void {
  * Shows a bundle; returns its display id when `opts.id` asked for one (pass `true` for a fresh id).
  *
  * @example
- *   const id = display(tableBundle(["a"], [[1]]), { id: true });
- *   updateDisplay(id!, tableBundle(["a"], [[2]]));
+ *   const id = display(rowsTableBundle(["a"], [[1]]), { id: true });
+ *   updateDisplay(id!, rowsTableBundle(["a"], [[2]]));
  */
 export function display(bundle: MimeBundle, opts: DisplayOptions = {}): string | undefined {
   const id = opts.id === true ? newDisplayId() : opts.id;

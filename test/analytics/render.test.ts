@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { describe, test } from "node:test";
 import * as aq from "arquero";
 import { accuracyTokensChart, stepValueChart } from "../../src/analytics/charts.js";
-import { DEJAVU_SANS, chartBundle, chartToSVG, pngSize, svgSize, svgToPNG, tableBundle } from "../../src/analytics/render.js";
+import { DEJAVU_SANS, chartToSVG, columnTableBundle, pngSize, renderChartBundle, svgSize, svgToPNG } from "../../src/analytics/render.js";
 import { loadRun } from "../../src/analytics/tables.js";
 import { FIXTURE_DIR } from "./make-fixture.js";
 
@@ -39,7 +39,7 @@ describe("rendering", async () => {
   });
 
   test("chart bundle: vega-lite v5 JSON, base64 PNG, SVG and text, never text/html", async () => {
-    const bundle = await chartBundle(accuracyTokensChart(run.metrics));
+    const bundle = await renderChartBundle(accuracyTokensChart(run.metrics));
     assert.deepEqual(Object.keys(bundle).sort(), ["application/vnd.vegalite.v5+json", "image/png", "image/svg+xml", "text/plain"]);
     assert.equal(bundle["text/plain"], "<chart: Accuracy and mean tokens over iterations>");
     assert.equal(bundle["application/vnd.vegalite.v5+json"].$schema, "https://vega.github.io/schema/vega-lite/v5.json");
@@ -49,7 +49,7 @@ describe("rendering", async () => {
 
   test("table bundle: HTML with footer and a text fallback", () => {
     const t = aq.table({ a: [1, 2, 3] });
-    const b = tableBundle(t, { limit: 2 });
+    const b = columnTableBundle(t, { limit: 2 });
     assert.deepEqual(Object.keys(b).sort(), ["text/html", "text/plain"]);
     assert.match(b["text/html"], /3 rows × 1 column \(showing the first 2\)/);
     assert.equal(b["text/plain"], "a\n1\n2\n3 rows × 1 column (showing the first 2)");

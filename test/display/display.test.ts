@@ -1,12 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  chartBundle,
+  assembleChartBundle,
   clearOutput,
   display,
   kernelKind,
   registerSink,
-  tableBundle,
+  rowsTableBundle,
   throttle,
   toWire,
   updateDisplay,
@@ -55,17 +55,17 @@ test("stock tslab: the bundle goes whole through tslab's lastWriteDisplayData", 
 });
 
 test("chart bundles: vega-lite v5 + png (base64 on the wire) + svg + text, never text/html", () => {
-  const b = chartBundle({ spec: { title: "entropy", mark: "line" }, png: new Uint8Array([1, 2, 3]), svg: "<svg/>" });
+  const b = assembleChartBundle({ spec: { title: "entropy", mark: "line" }, png: new Uint8Array([1, 2, 3]), svg: "<svg/>" });
   assert.deepEqual(Object.keys(b).sort(), ["application/vnd.vegalite.v5+json", "image/png", "image/svg+xml", "text/plain"]);
   assert.equal((b[VEGALITE_MIME] as { $schema: string }).$schema, "https://vega.github.io/schema/vega-lite/v5.json");
   assert.equal(toWire(b)["image/png"], "AQID");
   assert.equal(b["text/plain"], "<entropy: vega-lite chart>");
-  assert.throws(() => chartBundle({ spec: { $schema: "https://vega.github.io/schema/vega-lite/v6.json" } }), /v5 only/);
+  assert.throws(() => assembleChartBundle({ spec: { $schema: "https://vega.github.io/schema/vega-lite/v6.json" } }), /v5 only/);
 });
 
 test("table bundles: HTML with a limit and a rows × columns footer, aligned text", () => {
   const rows = Array.from({ length: 5 }, (_, i) => [i, i / 3, `r<${i}>`]);
-  const b = tableBundle(["i", "third", "name"], rows, { limit: 2 });
+  const b = rowsTableBundle(["i", "third", "name"], rows, { limit: 2 });
   const html = b["text/html"] as string;
   assert.equal((html.match(/<tr>/g) ?? []).length, 3); // header + 2 rows
   assert.match(html, /5 rows × 3 columns \(first 2 shown\)/);
