@@ -12,20 +12,9 @@
  * loop), whatever temperature / top-k / top-p shaped the draw.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { seededRandom } from "../random.js";
 import type { SampleOptions, SampleResult } from "./types.js";
 import type { LayerKV, Transformer } from "./transformer.js";
-
-/** mulberry32: a small, fast, well-mixed 32-bit PRNG; returns floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = (seed >>> 0) ^ 0x9e3779b9;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Untempered log-softmax of one row (float64), and its entropy -sum p log p. */
 function logSoftmaxRow(row: Float32Array | Float64Array, out: Float64Array): number {

@@ -25,7 +25,8 @@
  * result). A node no selection descended through has no leaf below: value NaN (never paired).
  * A probe's value can replace it: pass `values` to `stepPairs`.
  */
-import { seededRandom, sample as modelSample } from "../model/sample.js";
+import { sample as modelSample } from "../model/sample.js";
+import { seededRandom } from "../random.js";
 import type { Tokenizer } from "../tokenizer/types.js";
 import { stopTokenIds } from "../train/context.js";
 import { continuationLogprobs, type SampleFn, type ScoringModel } from "./probes.js";

@@ -16,7 +16,7 @@
  */
 import type { ArithmeticSettings } from "../../dsl/plan.js";
 import type { Problem, StepLabel, Task } from "./types.js";
-import { Rng, fnv1a } from "./random.js";
+import { Rng, fnv1a } from "../random.js";
 import { applyOp, evaluate, formatExpr, nextStepIndex, parseExpr, reduceAt, type Expr, type Op, OPS } from "./arithmetic-expr.js";
 import { findValidReduction, formatComputation, labelLines, parseLine, type Computation } from "./arithmetic-lines.js";
 

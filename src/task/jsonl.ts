@@ -15,7 +15,7 @@
 import { readFileSync } from "node:fs";
 import type { Problem, Task } from "./types.js";
 import { answersEqual, extractFinalAnswer } from "./answers.js";
-import { Rng, fnv1a } from "./random.js";
+import { Rng, fnv1a } from "../random.js";
 
 export interface JsonlTaskOptions {
   path: string;

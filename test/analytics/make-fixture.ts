@@ -14,23 +14,12 @@ import { fileURLToPath } from "node:url";
 import type { ExperimentPlan } from "../../dsl/plan.js";
 import type { RolloutBatch, RolloutResponse } from "../../src/rl/batch.js";
 import type { MetricsRow, RunInfo, StepRecord } from "../../src/run/types.js";
+import { mulberry32 as rng } from "../../src/random.js";
 
 export const FIXTURE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../fixtures/run-sample");
 export const ITERATIONS = 3;
 export const PROMPTS = 2;
 export const GROUP = 4;
-
-/** mulberry32: a tiny seeded PRNG, enough for fixtures. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
 

@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { SampleOptions, SampleResult, TokenScores } from "../../src/model/types.js";
+import { mulberry32 as rng } from "../../src/random.js";
 
 export class StandInModel {
   readonly config: { contextLength: number; vocabSize: number };
@@ -50,18 +51,6 @@ export class StandInModel {
   dispose(): void {
     tf.dispose([this.emb, this.out, this.bigram]);
   }
-}
-
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Batched sampling with the contract of src/model/sample.ts (full recompute per token). */
