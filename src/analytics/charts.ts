@@ -41,6 +41,39 @@ function base(title: string, o: ChartOptions) {
   } as const;
 }
 
+/** One panel of a faceted chart (vega-lite's facet `spec`, a unit or a layer). */
+type FacetPanel = Extract<ChartSpec, { facet: unknown }>["spec"];
+
+/** The x encoding of every chart over iterations: integer ticks at the iterations present. */
+function iterationX(values: Row[]) {
+  return { field: "iteration", type: "quantitative" as const, title: "iteration", axis: intAxis(values, "iteration") };
+}
+
+/** The y encoding of a metric panel: the panel's own scale, the facet header names it. */
+const VALUE_Y = { field: "value", type: "quantitative" as const, title: null };
+
+/**
+ * Values over iterations as one panel per metric (a `row` or `column` facet in `order`), each
+ * panel with its own y scale; `panel` is the mark and encoding (or layers) of one panel.
+ */
+function metricPanels(
+  title: string,
+  options: ChartOptions,
+  values: Row[],
+  facet: "row" | "column",
+  order: string[],
+  size: { width: number; height: number },
+  panel: FacetPanel,
+): ChartSpec {
+  return {
+    ...base(title, options),
+    data: { values },
+    facet: { [facet]: { field: "metric", type: "nominal" as const, title: null, sort: order } },
+    resolve: { scale: { y: "independent" } },
+    spec: { width: options.width ?? size.width, height: options.height ?? size.height, ...panel },
+  };
+}
+
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
 /** An axis with integer ticks only (iterations, step indices): at most ~10 of them. */
@@ -107,22 +140,10 @@ export function entropyKlChart(metrics: ColumnTable, options: ChartOptions = {})
       if (v !== null) values.push({ iteration: it, stage: r.stage, metric, value: v });
     }
   }
-  return {
-    ...base("Entropy and KL over iterations", options),
-    data: { values },
-    facet: { row: { field: "metric", type: "nominal", title: null, sort: ["entropy", "KL"] } },
-    resolve: { scale: { y: "independent" } },
-    spec: {
-      width: options.width ?? 360,
-      height: options.height ?? 140,
-      mark: { type: "line", point: true },
-      encoding: {
-        x: { field: "iteration", type: "quantitative", title: "iteration", axis: intAxis(values, "iteration") },
-        y: { field: "value", type: "quantitative", title: null },
-        color: { field: "stage", type: "nominal", title: "stage" },
-      },
-    },
-  };
+  return metricPanels("Entropy and KL over iterations", options, values, "row", ["entropy", "KL"], { width: 360, height: 140 }, {
+    mark: { type: "line", point: true },
+    encoding: { x: iterationX(values), y: VALUE_Y, color: { field: "stage", type: "nominal", title: "stage" } },
+  });
 }
 
 /**
@@ -146,23 +167,15 @@ export function accuracyTokensChart(metrics: ColumnTable, options: ChartOptions 
     add(r.iteration, "eval", "accuracy", r.accuracy);
     add(r.iteration, "eval", "mean tokens", r.mean_tokens);
   }
-  return {
-    ...base("Accuracy and mean tokens over iterations", options),
-    data: { values },
-    facet: { column: { field: "metric", type: "nominal", title: null, sort: ["accuracy", "mean tokens"] } },
-    resolve: { scale: { y: "independent" } },
-    spec: {
-      width: options.width ?? 280,
-      height: options.height ?? 200,
-      mark: { type: "line", point: true },
-      encoding: {
-        x: { field: "iteration", type: "quantitative", title: "iteration", axis: intAxis(values, "iteration") },
-        y: { field: "value", type: "quantitative", title: null },
-        color: { field: "source", type: "nominal", title: "rows" },
-        strokeDash: { field: "source", type: "nominal", title: "rows" },
-      },
+  return metricPanels("Accuracy and mean tokens over iterations", options, values, "column", ["accuracy", "mean tokens"], { width: 280, height: 200 }, {
+    mark: { type: "line", point: true },
+    encoding: {
+      x: iterationX(values),
+      y: VALUE_Y,
+      color: { field: "source", type: "nominal", title: "rows" },
+      strokeDash: { field: "source", type: "nominal", title: "rows" },
     },
-  };
+  });
 }
 
 /**
@@ -259,22 +272,14 @@ export function methodComparisonChart(
       }
     }
   });
-  const x = { field: "iteration", type: "quantitative" as const, title: "iteration", axis: intAxis(values, "iteration") };
+  const x = iterationX(values);
   const color = { field: "method", type: "nominal" as const, title: "method" };
-  return {
-    ...base(`Methods compared: ${series.join(", ")}`, options),
-    data: { values },
-    facet: { column: { field: "metric", type: "nominal", title: null, sort: series } },
-    resolve: { scale: { y: "independent" } },
-    spec: {
-      width: options.width ?? 280,
-      height: options.height ?? 200,
-      layer: [
-        { mark: { type: "errorband", extent: "stdev", opacity: 0.2 }, encoding: { x, y: { field: "value", type: "quantitative", title: null }, color } },
-        { mark: { type: "line", point: true }, encoding: { x, y: { aggregate: "mean", field: "value", type: "quantitative", title: null }, color } },
-      ],
-    },
-  };
+  return metricPanels(`Methods compared: ${series.join(", ")}`, options, values, "column", series, { width: 280, height: 200 }, {
+    layer: [
+      { mark: { type: "errorband", extent: "stdev", opacity: 0.2 }, encoding: { x, y: VALUE_Y, color } },
+      { mark: { type: "line", point: true }, encoding: { x, y: { aggregate: "mean", field: "value", type: "quantitative", title: null }, color } },
+    ],
+  });
 }
 
 /**
