@@ -41,7 +41,7 @@ export const DEFAULTS = {
   rl: { kind: "rl", iterations: 50, prompts: 8, group: 8, lr: 5e-4, epochs: 1, minibatch: 64, evalEvery: 10 } as StagePlan,
   dpo: { kind: "dpo", steps: 100, lr: 1e-4, beta: 0.1, pairs: 16 } as StagePlan,
   stepDpoStage: { kind: "step_dpo", iterations: 20, prompts: 8, lr: 1e-4 } as StagePlan,
-  eval: { prompts: 64, maxTokens: 64 },
+  eval: { prompts: 64, maxTokens: 64, temperature: 0, samples: 1 },
   confidenceTokens: 8,
 };
 
@@ -462,7 +462,12 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
     ...(sampler ? { sampler } : {}),
     ...(method ? { method } : {}),
     train,
-    eval: { prompts: get(es, "prompts", DEFAULTS.eval.prompts), maxTokens: get(es, "max_tokens", DEFAULTS.eval.maxTokens) },
+    eval: {
+      prompts: get(es, "prompts", DEFAULTS.eval.prompts),
+      maxTokens: get(es, "max_tokens", DEFAULTS.eval.maxTokens),
+      temperature: get(es, "temperature", DEFAULTS.eval.temperature),
+      samples: get(es, "samples", DEFAULTS.eval.samples),
+    },
     track,
   };
 }

@@ -128,6 +128,7 @@ export interface ExperimentPlan {
   /** the prelude method a `use` line expanded, with its resolved arguments */
   method?: { name: string; args: Record<string, number | string> };
   train: StagePlan[];
-  eval: { prompts: number; maxTokens: number };
+  /** held-out evaluation: greedy (temperature 0), or pass@1 averaged over `samples` sampled responses */
+  eval: { prompts: number; maxTokens: number; temperature?: number; samples?: number };
   track: string[];
 }

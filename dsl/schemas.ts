@@ -116,6 +116,8 @@ export const STAGES: Record<string, Record<string, SettingSpec>> = {
 export const EVAL: Record<string, SettingSpec> = {
   prompts: int("held-out prompts", 1),
   max_tokens: int("response length limit", 1),
+  temperature: num("0 = greedy decoding; > 0 samples and reports pass@1 averaged over `samples` responses", 0),
+  samples: int("responses per prompt when temperature > 0", 1, 64),
 };
 
 /** Metric names `track` knows beyond the spec's own probes, rewards and lets. */

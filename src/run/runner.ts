@@ -164,7 +164,7 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
 
   const runEval = async (after: string): Promise<void> => {
     emit({ type: "stage", stage: `eval after ${after}`, total: heldOut.length });
-    const r = await evaluate(ctx, heldOut, { maxTokens: plan.eval.maxTokens });
+    const r = await evaluate(ctx, heldOut, { maxTokens: plan.eval.maxTokens, temperature: plan.eval.temperature, samples: plan.eval.samples, seed: plan.seed });
     const row: MetricsRow = {
       stage: "eval",
       after,
@@ -173,6 +173,7 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
       mean_tokens: r.mean_tokens,
       mean_steps: r.mean_steps,
       redundant_step_frac: r.redundant_step_frac ?? undefined,
+      decoding: (plan.eval.temperature ?? 0) > 0 ? `sampled T=${plan.eval.temperature} x${plan.eval.samples ?? 1}` : "greedy",
     };
     store.appendMetrics(row);
     evals.push(row);

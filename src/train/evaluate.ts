@@ -1,5 +1,6 @@
 /**
- * Held-out evaluation: greedy decoding on the task's held-out prompts, scored by the verifier,
+ * Held-out evaluation: greedy decoding (or pass@1 over `samples` sampled responses at a
+ * temperature, the policy as RL trains it) on the task's held-out prompts, scored by the verifier,
  * cut into steps by the plan's segmentation, and (when the task knows them) labelled, so the
  * redundant-step fraction of what the model writes is measured against the ground truth.
  */
@@ -23,24 +24,33 @@ export interface EvalOptions {
   batch?: number;
   /** sample solutions kept for display */
   keep?: number;
+  /** 0 (default) = greedy; > 0: sampled at this temperature, pass@1 averaged over `samples` */
+  temperature?: number;
+  samples?: number;
+  /** seed of the sampled evaluation (the same seed gives the same draws) */
+  seed?: number;
 }
 
 export async function evaluate(ctx: TrainContext, problems: Problem[], opts: EvalOptions): Promise<EvalResult> {
   const { model, tokenizer, task } = ctx;
   const batch = opts.batch ?? 64;
+  const temperature = opts.temperature ?? 0;
+  const k = temperature > 0 ? Math.max(1, opts.samples ?? 1) : 1;
+  // each problem k times, so every statistic below is a mean over the k draws (pass@1)
+  const rows = problems.flatMap((p) => Array.from({ length: k }, () => p));
   let correct = 0;
   let tokens = 0;
   let steps = 0;
   let redundant = 0;
   let labelled = 0;
   const samples: EvalResult["samples"] = [];
-  for (let start = 0; start < problems.length; start += batch) {
-    const chunk = problems.slice(start, start + batch);
+  for (let start = 0; start < rows.length; start += batch) {
+    const chunk = rows.slice(start, start + batch);
     const maxNew = Math.min(opts.maxTokens, model.config.contextLength - Math.max(...chunk.map((p) => encodePrompt(tokenizer, p).length)));
     const results = sample(
       model,
       chunk.map((p) => encodePrompt(tokenizer, p)),
-      { maxNewTokens: Math.max(1, maxNew), temperature: 0, stopTokens: stopTokenIds(tokenizer) },
+      { maxNewTokens: Math.max(1, maxNew), temperature, stopTokens: stopTokenIds(tokenizer), seed: (opts.seed ?? 0) + start },
       (ids) => tokenizer.decode(ids),
     );
     results.forEach((r, i) => {
@@ -60,7 +70,7 @@ export async function evaluate(ctx: TrainContext, problems: Problem[], opts: Eva
     // let a notebook or a signal handler run between chunks
     await new Promise((resolve) => setImmediate(resolve));
   }
-  const n = Math.max(1, problems.length);
+  const n = Math.max(1, rows.length);
   return {
     accuracy: correct / n,
     mean_tokens: tokens / n,
