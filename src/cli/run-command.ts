@@ -97,6 +97,8 @@ function printEvent(e: RunEvent, bar: ProgressBar): void {
       process.stderr.write(
         `eval after ${r.after}: accuracy ${fmtNum(Number(r.accuracy))}, mean tokens ${fmtNum(Number(r.mean_tokens))}, mean steps ${fmtNum(Number(r.mean_steps))}` +
           (r.redundant_step_frac !== undefined ? `, redundant steps ${fmtNum(Number(r.redundant_step_frac))}` : "") +
+          (r.greedy_accuracy !== undefined ? `, greedy accuracy ${fmtNum(Number(r.greedy_accuracy))}` : "") +
+          (r.decoding !== undefined ? ` (${r.decoding})` : "") +
           "\n",
       );
       for (const s of e.samples.slice(0, 2)) process.stderr.write(indent(`${s.prompt}${s.response}  [${s.correct ? "correct" : "wrong"}]`) + "\n");
@@ -129,10 +131,11 @@ function printSummary(result: RunResult): void {
   const out = process.stdout;
   out.write(`\nrun ${result.status}: ${result.dir} (backend ${result.backend})\n`);
   if (result.evals.length === 0) return;
-  out.write("| evaluation after | accuracy | mean tokens | mean steps | redundant-step fraction |\n|---|---|---|---|---|\n");
+  const greedy = result.evals.some((r) => r.greedy_accuracy !== undefined);
+  out.write(`| evaluation after | accuracy (${result.evals[0]!.decoding ?? "greedy"}) | mean tokens | mean steps | redundant-step fraction |${greedy ? " greedy accuracy |" : ""}\n|---|---|---|---|---|${greedy ? "---|" : ""}\n`);
   for (const r of result.evals) {
     out.write(
-      `| ${r.after} | ${fmtNum(Number(r.accuracy))} | ${fmtNum(Number(r.mean_tokens))} | ${fmtNum(Number(r.mean_steps))} | ${r.redundant_step_frac === undefined ? "-" : fmtNum(Number(r.redundant_step_frac))} |\n`,
+      `| ${r.after} | ${fmtNum(Number(r.accuracy))} | ${fmtNum(Number(r.mean_tokens))} | ${fmtNum(Number(r.mean_steps))} | ${r.redundant_step_frac === undefined ? "-" : fmtNum(Number(r.redundant_step_frac))} |${greedy ? ` ${fmtNum(Number(r.greedy_accuracy))} |` : ""}\n`,
     );
   }
   if (result.evals.length >= 2) {

@@ -173,6 +173,7 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
       mean_tokens: r.mean_tokens,
       mean_steps: r.mean_steps,
       redundant_step_frac: r.redundant_step_frac ?? undefined,
+      greedy_accuracy: r.greedy_accuracy,
       decoding: (plan.eval.temperature ?? 0) > 0 ? `sampled T=${plan.eval.temperature} x${plan.eval.samples ?? 1}` : "greedy",
     };
     store.appendMetrics(row);

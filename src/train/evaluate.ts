@@ -15,6 +15,8 @@ export interface EvalResult {
   mean_steps: number;
   /** fraction of steps labelled redundant (null when the task has no labels) */
   redundant_step_frac: number | null;
+  /** with sampled decoding, the greedy accuracy as well (the two can move apart under RL) */
+  greedy_accuracy?: number;
   samples: { prompt: string; response: string; correct: boolean }[];
 }
 
@@ -71,7 +73,9 @@ export async function evaluate(ctx: TrainContext, problems: Problem[], opts: Eva
     await new Promise((resolve) => setImmediate(resolve));
   }
   const n = Math.max(1, rows.length);
+  const greedy = temperature > 0 ? (await evaluate(ctx, problems, { ...opts, temperature: 0, keep: 0 })).accuracy : undefined;
   return {
+    greedy_accuracy: greedy,
     accuracy: correct / n,
     mean_tokens: tokens / n,
     mean_steps: steps / n,
