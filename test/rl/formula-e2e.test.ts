@@ -33,9 +33,8 @@ test("`use spro(beta = 0.5)`: masked centring by position", async () => {
   );
 });
 
-// issue 3 requires this line to work as written; the parser reads `probe` as the keyword there
-// (sspo.sw:6:10: expected `)`, found `probe`): a todo until the DSL accepts it, then a plain test.
-test("`use sspo(probe = belief, gamma = 0.9, lambda = 0.8)` with a declared probe", { todo: "dsl: `probe` as a named argument" }, async () => {
+// issue 3 requires this line to work as written (`probe` is a keyword elsewhere, a name here)
+test("`use sspo(probe = belief, gamma = 0.9, lambda = 0.8)` with a declared probe", async () => {
   const z = [1.2905643, 0.8143156, -0.934098, -0.8235153, -0.3472666];
   assertClose(await advantages("sspo.sw", "sspo.json"), [[z[0], z[0], z[1]], [z[2], z[3], z[4], z[4]]]);
 });
