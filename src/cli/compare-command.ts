@@ -131,7 +131,7 @@ export async function compareCommand(specs: string[], opts: CompareOptions): Pro
   // the results table and charts
   const result = await compareRuns(dirs, names);
   fs.writeFileSync(path.join(root, "results.csv"), result.csv);
-  const header = `# Comparison ${name}\n\nMethods: ${methods.map((m) => m.name).join(", ")}; seeds: ${seeds.join(", ")}; ${shared ? "one shared warm start per seed" : "each spec run whole"}.\nCommand: stepwise compare ${specs.join(" ")} --seeds ${seeds.length}${opts.iterations ? ` --iterations ${opts.iterations}` : ""}\n\nFinal held-out evaluation, mean ± std over seeds:\n\n`;
+  const header = `# Comparison ${name}\n\nMethods: ${methods.map((m) => m.name).join(", ")}; seeds: ${seeds.join(", ")}; ${startNote(methods, shared)}.\nCommand: stepwise compare ${specs.join(" ")} --seeds ${seeds.length}${opts.iterations ? ` --iterations ${opts.iterations}` : ""}\n\nFinal held-out evaluation, mean ± std over seeds:\n\n`;
   fs.writeFileSync(path.join(root, "results.md"), header + result.markdown);
   const runs: MethodRun[] = [];
   for (let i = 0; i < dirs.length; i++) {
@@ -150,6 +150,15 @@ export async function compareCommand(specs: string[], opts: CompareOptions): Pro
   }
   process.stdout.write(`\n${result.markdown}\nwritten: ${root}/results.{csv,md}, ${Object.keys(charts).map((c) => `${c}.png`).join(", ")}\n`);
   return 0;
+}
+
+/** How the methods started: a shared warm start, one checkpoint they all load, or each its own. */
+function startNote(methods: Method[], shared: boolean): string {
+  if (shared) return "one shared warm start per seed";
+  const models = new Set(methods.map((m) => JSON.stringify(m.plan.model)));
+  const first = methods[0]!.plan.model;
+  if (models.size === 1 && first?.kind === "load") return `every method starts from the same checkpoint (${first.path})`;
+  return "each spec run whole";
 }
 
 function fail(r: RunResult, bar: ProgressBar): number {
