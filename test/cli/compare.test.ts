@@ -5,15 +5,9 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { compareCommand } from "../../src/cli/compare-command.js";
 import { pngSize } from "../../src/analytics/render.js";
+import { tinyWorldSpec } from "../helpers/plans.js";
 
-const WORLD = `seed 4
-backend cpu
-model gpt { layers 1, width 32, heads 2, context 48 }
-tokenizer chars
-task arithmetic { operands 2..2, values 1..5, operators "+", verbosity 0.5, slips 0 }
-steps split "\\n"
-eval { prompts 4, max_tokens 20 }
-sampler standard { temperature 1.0, max_tokens 20 }
+const WORLD = `${tinyWorldSpec(4)}sampler standard { temperature 1.0, max_tokens 20 }
 train { sft { steps 4, lr 3e-3, batch 8 } rl { iterations 2, prompts 2, group 4, lr 1e-3 } }
 `;
 

@@ -34,3 +34,15 @@ export function tinyPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPla
     ...overrides,
   };
 }
+
+/** The same tiny world as DSL text (a 1-layer model on one-digit sums), for tests that compile specs. */
+export function tinyWorldSpec(seed: number): string {
+  return `seed ${seed}
+backend cpu
+model gpt { layers 1, width 32, heads 2, context 48 }
+tokenizer chars
+task arithmetic { operands 2..2, values 1..5, operators "+", verbosity 0.5, slips 0 }
+steps split "\\n"
+eval { prompts 4, max_tokens 20 }
+`;
+}

@@ -14,16 +14,9 @@ import { runPlan } from "../../src/run/runner.js";
 import { batchAdvantages } from "../../src/rl/iteration.js";
 import type { RolloutBatch } from "../../src/rl/batch.js";
 import type { MetricsRow } from "../../src/run/types.js";
+import { tinyWorldSpec } from "../helpers/plans.js";
 
-const WORLD = `
-seed 5
-backend cpu
-model gpt { layers 1, width 32, heads 2, context 48 }
-tokenizer chars
-task arithmetic { operands 2..2, values 1..5, operators "+", verbosity 0.5, slips 0 }
-steps split "\\n"
-eval { prompts 4, max_tokens 20 }
-`;
+const WORLD = tinyWorldSpec(5);
 
 function plan(body: string): ExperimentPlan {
   const { plan, diagnostics } = compile(WORLD + body, { file: "method.sw", purpose: "run" });
