@@ -127,7 +127,7 @@ test("a tiny model learns a copy task in seconds (wasm)", async () => {
   const start = tf.tidy(() => copyLoss(evalBatch).dataSync()[0]);
   for (let i = 0; i < 150; i++) {
     const toks = batch();
-    tf.dispose(opt.minimize(() => copyLoss(toks), false, m.trainableVariables()));
+    tf.dispose(opt.minimize(() => copyLoss(toks), false, m.trainableVariables()) ?? []);
     toks.dispose();
   }
   const end = tf.tidy(() => copyLoss(evalBatch).dataSync()[0]);
@@ -149,7 +149,7 @@ test("tf.memory().numTensors is the same after 3 sample+train iterations as afte
       const T = Math.max(...rows.map((r) => r.length));
       const toks = tf.tensor2d(rows.map((r) => r.concat(Array(T - r.length).fill(0))), [3, T], "int32");
       const lpRef = tf.tidy(() => ref.score(toks).logp);
-      tf.dispose(opt.minimize(() => tf.mean(tf.square(tf.sub(m.score(toks).logp, lpRef))) as tf.Scalar, false, m.trainableVariables()));
+      tf.dispose(opt.minimize(() => tf.mean(tf.square(tf.sub(m.score(toks).logp, lpRef))) as tf.Scalar, false, m.trainableVariables()) ?? []);
       tf.dispose([toks, lpRef]);
       counts.push(tf.memory().numTensors);
     }
