@@ -292,19 +292,19 @@ const fastUnpack: KernelFunc = ({ inputs, backend: b, attrs }) => {
   const rank = value.shape.length;
   if (axis < 0) axis += rank;
   const outShape = value.shape.filter((_, i) => i !== axis);
-  const xVals = backend.typedArrayFromHeap(value);
   const n = value.shape[axis];
   const begin = new Array<number>(rank).fill(0);
   const size = value.shape.slice();
   size[axis] = 1;
-  const outs: TensorInfo[] = [];
-  for (let i = 0; i < n; i++) {
+  // allocate every output before taking heap views: an allocation may grow the wasm memory, which
+  // detaches every typed array taken on it earlier
+  const made = Array.from({ length: n }, () => backend.makeOutput(size, value.dtype));
+  const xVals = backend.typedArrayFromHeap(value);
+  return made.map((out, i) => {
     begin[axis] = i;
-    const out = backend.makeOutput(size, value.dtype);
     copySlice(xVals, value.shape, begin, size, backend.typedArrayFromHeap(out));
-    outs.push({ dataId: out.dataId, dtype: out.dtype, shape: outShape });
-  }
-  return outs;
+    return { dataId: out.dataId, dtype: out.dtype, shape: outShape };
+  });
 };
 
 /** out[s, ...] = sum of data[i, ...] over i with segmentIds[i] = s (gradient of gather). */
@@ -312,9 +312,10 @@ const unsortedSegmentSum: KernelFunc = ({ inputs, backend: b, attrs }) => {
   const backend = b as unknown as BackendWasm;
   const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
   const { numSegments } = attrs as unknown as { numSegments: number };
-  const ids = backend.typedArrayFromHeap(segmentIds);
-  const inner = x.shape.slice(ids.length === 0 ? 1 : segmentIds.shape.length).reduce((p, q) => p * q, 1);
+  const inner = x.shape.slice(tf.util.sizeFromShape(segmentIds.shape) === 0 ? 1 : segmentIds.shape.length).reduce((p, q) => p * q, 1);
   const out = backend.makeOutput([numSegments, ...x.shape.slice(segmentIds.shape.length)], x.dtype);
+  // views only after the allocation (it may grow the heap and detach earlier views)
+  const ids = backend.typedArrayFromHeap(segmentIds);
   const xv = backend.typedArrayFromHeap(x) as Float32Array;
   const ov = backend.typedArrayFromHeap(out) as Float32Array;
   ov.fill(0);
@@ -334,16 +335,20 @@ const fastSplitV: KernelFunc = ({ inputs, backend: b, attrs }) => {
   const { numOrSizeSplits, axis } = attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
   const ax = tf.util.parseAxisParam(axis, x.shape)[0];
   const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
-  const xVals = backend.typedArrayFromHeap(x);
   const begin = new Array<number>(x.shape.length).fill(0);
-  return sizes.map((n) => {
+  const shapes = sizes.map((n) => {
     const size = x.shape.slice();
     size[ax] = n;
-    const out = backend.makeOutput(size, x.dtype);
-    copySlice(xVals, x.shape, begin, size, backend.typedArrayFromHeap(out));
-    begin[ax] += n;
-    return out;
+    return size;
   });
+  // allocate every output before taking heap views (an allocation may grow the heap and detach them)
+  const outs = shapes.map((size) => backend.makeOutput(size, x.dtype));
+  const xVals = backend.typedArrayFromHeap(x);
+  outs.forEach((out, i) => {
+    copySlice(xVals, x.shape, begin, shapes[i]!, backend.typedArrayFromHeap(out));
+    begin[ax] += sizes[i]!;
+  });
+  return outs;
 };
 
 const kernels: KernelConfig[] = [

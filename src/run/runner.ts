@@ -276,6 +276,8 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
     return await finish("finished");
   } catch (err) {
     const message = err instanceof NonFiniteError ? err.message : err instanceof Error ? err.message : String(err);
+    // STEPWISE_DEBUG=1 shows where an unexpected error came from (the message alone is the user's view)
+    if (process.env.STEPWISE_DEBUG && err instanceof Error && !(err instanceof NonFiniteError)) process.stderr.write(`${err.stack}\n`);
     // the last good checkpoint stays as it was: a failed step never reaches it
     const last = store.file("checkpoints", "last");
     return await finish("failed", message, fs.existsSync(last) ? last : undefined);
