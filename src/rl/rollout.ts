@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { ProbePlan, SamplerPlan } from "../../dsl/plan.js";
 import { sample } from "../model/sample.js";
 import type { Transformer } from "../model/transformer.js";
+import type { SampleResult } from "../model/types.js";
 import type { Problem } from "../task/types.js";
 import { encodePrompt, responseTokenStarts, stopTokenIds, type TrainContext } from "../train/context.js";
 import { buildSequences, readResponseGrid, tokensTensor, type SequenceBatch } from "../train/sequences.js";
@@ -54,28 +55,43 @@ export function scoreResponses(model: Transformer, seq: SequenceBatch, chunk = 6
   return { logp, entropy };
 }
 
-export async function collectRollouts(ctx: TrainContext, reference: Transformer, problems: Problem[], opts: RolloutOptions): Promise<Rollouts> {
-  const { model, tokenizer, task } = ctx;
-  const decode = (ids: number[]): string => tokenizer.decode(ids);
-  const prompts = problems.flatMap((p) => Array.from({ length: opts.group }, () => encodePrompt(tokenizer, p)));
+/**
+ * `group` responses to each problem from the policy, in one batch (rows group by group), within
+ * the model's context. Shared by the RL rollouts and the preference stages.
+ */
+export function sampleGroups(
+  ctx: TrainContext,
+  problems: Problem[],
+  group: number,
+  sampler: Extract<SamplerPlan, { kind: "standard" }>,
+  seed: number,
+): { prompts: number[][]; results: SampleResult[] } {
+  const { model, tokenizer } = ctx;
+  const prompts = problems.flatMap((p) => Array.from({ length: group }, () => encodePrompt(tokenizer, p)));
   const room = model.config.contextLength - Math.max(...prompts.map((p) => p.length));
   if (room < 1) throw new Error(`a prompt fills the model's context (${model.config.contextLength} tokens): raise the model's context or shorten the prompts`);
-
-  // 1) sample G responses per prompt in one batch
-  const t0 = performance.now();
   const results = sample(
     model,
     prompts,
     {
-      maxNewTokens: Math.min(opts.sampler.maxTokens, room),
-      temperature: opts.sampler.temperature,
-      topP: opts.sampler.topP,
-      topK: opts.sampler.topK,
+      maxNewTokens: Math.min(sampler.maxTokens, room),
+      temperature: sampler.temperature,
+      topP: sampler.topP,
+      topK: sampler.topK,
       stopTokens: stopTokenIds(tokenizer),
-      seed: opts.seed,
+      seed,
     },
-    decode,
+    (ids) => tokenizer.decode(ids),
   );
+  return { prompts, results };
+}
+
+export async function collectRollouts(ctx: TrainContext, reference: Transformer, problems: Problem[], opts: RolloutOptions): Promise<Rollouts> {
+  const { model, tokenizer, task } = ctx;
+
+  // 1) sample G responses per prompt in one batch
+  const t0 = performance.now();
+  const { prompts, results } = sampleGroups(ctx, problems, opts.group, opts.sampler, opts.seed);
   const sampleSeconds = (performance.now() - t0) / 1000;
   await yieldToEventLoop();
 

@@ -9,14 +9,14 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ExperimentPlan, StagePlan } from "../../dsl/plan.js";
-import { sample } from "../model/sample.js";
 import type { Transformer } from "../model/transformer.js";
 import { stepDpoLoss } from "../rl/objectives.js";
 import { leafResponses, pairLogprobs, stepPairs, type StepPair } from "../rl/pairs.js";
 import { sampleTree } from "../rl/tree.js";
 import { DEFAULT_SAMPLER } from "../rl/iteration.js";
+import { sampleGroups } from "../rl/rollout.js";
 import type { Problem } from "../task/types.js";
-import { encodePrompt, stopTokenIds, type TrainContext } from "../train/context.js";
+import type { TrainContext } from "../train/context.js";
 import type { AdamW } from "../train/optimizer.js";
 import { applyUpdate } from "../train/update.js";
 import type { MetricsFields } from "./types.js";
@@ -52,17 +52,10 @@ export function pairUpdate(
   }
 }
 
-/** Samples `group` responses per problem; returns them with their verifier outcomes. */
-function sampleGroups(ctx: TrainContext, problems: Problem[], group: number, seed: number, plan: ExperimentPlan) {
+/** Samples `group` responses per problem (src/rl/rollout.ts); returns them with their verifier outcomes. */
+function verifiedGroups(ctx: TrainContext, problems: Problem[], group: number, seed: number, plan: ExperimentPlan) {
   const sampler = plan.sampler?.kind === "standard" ? plan.sampler : DEFAULT_SAMPLER;
-  const prompts = problems.flatMap((p) => Array.from({ length: group }, () => encodePrompt(ctx.tokenizer, p)));
-  const room = ctx.model.config.contextLength - Math.max(...prompts.map((p) => p.length));
-  const results = sample(
-    ctx.model,
-    prompts,
-    { maxNewTokens: Math.max(1, Math.min(sampler.maxTokens, room)), temperature: sampler.temperature, topP: sampler.topP, topK: sampler.topK, stopTokens: stopTokenIds(ctx.tokenizer), seed },
-    (ids) => ctx.tokenizer.decode(ids),
-  );
+  const { prompts, results } = sampleGroups(ctx, problems, group, sampler, seed);
   return problems.map((p, g) => ({
     problem: p,
     prompt: prompts[g * group]!,
@@ -72,7 +65,7 @@ function sampleGroups(ctx: TrainContext, problems: Problem[], group: number, see
 
 /** Rejection sampling for SFT: the first correct sampled solution of each problem (none: skipped). */
 export async function sampleCorrectSolutions(ctx: TrainContext, problems: Problem[], seed: number, plan: ExperimentPlan): Promise<{ prompts: number[][]; responses: number[][] }> {
-  const groups = sampleGroups(ctx, problems, 4, seed, plan);
+  const groups = verifiedGroups(ctx, problems, 4, seed, plan);
   const prompts: number[][] = [];
   const responses: number[][] = [];
   for (const g of groups) {
@@ -97,7 +90,7 @@ export async function runDpoStage(
   lr: number,
 ): Promise<MetricsFields> {
   const problems = ctx.task.train(stage.pairs, step * stage.pairs);
-  const groups = sampleGroups(ctx, problems, 4, seed, plan);
+  const groups = verifiedGroups(ctx, problems, 4, seed, plan);
   const pairs: PairRows[] = [];
   for (const g of groups) {
     const w = g.responses.find((r) => r.outcome === 1);
