@@ -139,10 +139,6 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
     emit({ type: "checkpoint", path: target });
     return target;
   };
-  const saveLast = async (): Promise<string> => {
-    const p = await checkpoint("last");
-    return p;
-  };
 
   // resume: weights, optimizer moments and position from checkpoints/last; the reference model
   // of a preference or RL stage from the checkpoint taken when that stage began
@@ -262,15 +258,15 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
         if (stage.kind === "rl" && stage.evalEvery > 0 && progress.done % stage.evalEvery === 0 && progress.done < total) await runEval(`rl@${progress.done}`);
         await new Promise((r) => setImmediate(r));
         if (signal.aborted) {
-          const ck = await saveLast();
+          const ck = await checkpoint("last");
           return await finish("interrupted", `interrupted at ${stage.kind} ${progress.done}/${total}; resume with --resume`, ck);
         }
-        if (stage.kind !== "sft" && progress.done % every === 0) await saveLast();
+        if (stage.kind !== "sft" && progress.done % every === 0) await checkpoint("last");
       }
       await checkpoint(`${stage.kind}-${si}`);
       await runEval(stage.kind);
       progress = { stageIndex: si + 1, done: 0 };
-      await saveLast();
+      await checkpoint("last");
     }
     await checkpoint("final");
     return await finish("finished");
