@@ -18,6 +18,7 @@ import {
 } from "./checker.js";
 import * as S from "./schemas.js";
 import { printExpr } from "./print.js";
+import { ARITHMETIC_PRESETS, type ArithmeticPreset } from "../src/task/arithmetic-presets.js";
 
 export type Purpose = "any" | "advantage" | "run";
 
@@ -145,7 +146,8 @@ function taskPlan(d: Component, scope: Scope): TaskPlan | undefined {
   noArg(d, r);
   const s = readBlock(d.block, S.TASK_ARITHMETIC, scope, "task arithmetic");
   if (!kind) return undefined;
-  const a = DEFAULTS.arithmetic;
+  const preset = s.get("preset")?.value as ArithmeticPreset | undefined;
+  const a: ArithmeticSettings = preset ? ARITHMETIC_PRESETS[preset] : DEFAULTS.arithmetic;
   const [operandsMin, operandsMax] = get(s, "operands", [a.operandsMin, a.operandsMax] as [number, number]);
   const [valueMin, valueMax] = get(s, "values", [a.valueMin, a.valueMax] as [number, number]);
   const operators = get(s, "operators", a.operators);
@@ -153,7 +155,8 @@ function taskPlan(d: Component, scope: Scope): TaskPlan | undefined {
   if (bad.length > 0 || operators.length === 0) {
     r.add(s.get("operators")!.setting.value.span, `the arithmetic task knows the operators + - *, not ${bad.length ? bad.map((c) => JSON.stringify(c)).join(" ") : "none"}`, { expected: 'e.g. "+-*"' });
   }
-  return { kind: "arithmetic", settings: { operandsMin, operandsMax, valueMin, valueMax, operators, verbosity: get(s, "verbosity", a.verbosity), slips: get(s, "slips", a.slips) } };
+  const settings = { operandsMin, operandsMax, valueMin, valueMax, operators, verbosity: get(s, "verbosity", a.verbosity), slips: get(s, "slips", a.slips) };
+  return { kind: "arithmetic", ...(preset ? { preset } : {}), settings };
 }
 
 function stepsPlan(d: Component, scope: Scope): SegmentationPlan | undefined {

@@ -56,7 +56,8 @@ export interface ArithmeticSettings {
 }
 
 export type TaskPlan =
-  | { kind: "arithmetic"; settings: ArithmeticSettings }
+  /** preset: the named world the settings started from (src/task/arithmetic-presets.ts), for the record */
+  | { kind: "arithmetic"; preset?: string; settings: ArithmeticSettings }
   | { kind: "jsonl"; path: string; question: string; answer: string; onError: "skip" | "refuse"; heldOut: number };
 
 export type SegmentationPlan = (

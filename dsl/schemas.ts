@@ -3,6 +3,7 @@
  * The compiler reads blocks against these; `dsl/README.md` documents the same table.
  */
 import type { SettingSpec } from "./checker.js";
+import { ARITHMETIC_PRESET_NAMES } from "../src/task/arithmetic-presets.js";
 
 const num = (doc: string, min?: number, max?: number, o: { minOpen?: boolean; maxOpen?: boolean; int?: boolean } = {}): SettingSpec => ({
   type: { t: "number", ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}), ...o },
@@ -29,6 +30,7 @@ export const MODEL_GPT: Record<string, SettingSpec> = {
 };
 
 export const TASK_ARITHMETIC: Record<string, SettingSpec> = {
+  preset: word("a named world (src/task/arithmetic-presets.ts); the block's other settings override it", ...ARITHMETIC_PRESET_NAMES),
   operands: { type: { t: "range", min: 2, max: 12 }, doc: "operands per expression, e.g. `operands 3..5`" },
   values: { type: { t: "range", min: 0 }, doc: "operand values, e.g. `values 1..9`" },
   operators: str('operators to draw from, e.g. "+-*"'),

@@ -16,6 +16,8 @@ const USAGE = `usage: stepwise <command> [options]
   report RUN_DIR         write RUN_DIR/report.html (charts and tables)
   compare SPEC... [--seeds N] [--out DIR] [--iterations N] [--name NAME]
                          run specs on the same seeds and write a results table and charts
+  world SPEC [--train N] [--heldout N]
+                         how far the spec's arithmetic world keeps held-out expressions from training
   export RUN_DIR|CHECKPOINT DEST
                          copy a checkpoint's weights, config and tokenizer (no optimizer state)
   kernel install [--user | --prefix DIR]
@@ -25,7 +27,7 @@ const USAGE = `usage: stepwise <command> [options]
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const args = parseArgs(rest, ["backend", "out", "iterations", "batch", "seeds", "prefix", "resume", "name"]);
+  const args = parseArgs(rest, ["backend", "out", "iterations", "batch", "seeds", "prefix", "resume", "name", "train", "heldout"]);
   const p = args.positionals;
   const f = args.flags;
   switch (command) {
@@ -74,6 +76,14 @@ async function main(argv: string[]): Promise<number> {
         iterations: f.iterations !== undefined ? int(f.iterations, "--iterations") : undefined,
         backend: str(f.backend),
         name: str(f.name),
+      });
+    }
+    case "world": {
+      need(p.length === 1, "stepwise world SPEC [--train N] [--heldout N]");
+      const { worldCommand } = await import("./world-command.js");
+      return worldCommand(p[0]!, {
+        train: f.train !== undefined ? int(f.train, "--train") : undefined,
+        heldOut: f.heldout !== undefined ? int(f.heldout, "--heldout") : undefined,
       });
     }
     case "export": {
