@@ -10,11 +10,7 @@
  * line is line 1, the spec's first line is line 2. (The compiler gets the cell with its first line
  * blanked, so its positions are the cell's with no remapping.)
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { ExperimentPlan } from "../dsl/plan.js";
-import { REPO_ROOT } from "./paths.js";
 
 export interface DslDiagnostic {
   file: string;
@@ -63,19 +59,9 @@ export function specSource(code: string): string {
   return nl < 0 ? "" : "\n" + code.slice(nl + 1);
 }
 
-let compileFn: CompileFn | null = null;
-
-/**
- * dsl/index.ts's `compile`, imported on first use; null while the DSL does not exist.
- * STEPWISE_KERNEL_DSL (a module path exporting `compile`) replaces it, for the kernel's tests.
- */
-export async function loadCompiler(): Promise<CompileFn | null> {
-  if (compileFn) return compileFn;
-  const file = process.env.STEPWISE_KERNEL_DSL || join(REPO_ROOT, "dsl", "index.ts");
-  if (!existsSync(file)) return null;
-  const mod = (await import(pathToFileURL(file).href)) as { compile?: CompileFn };
-  if (typeof mod.compile !== "function") return null;
-  return (compileFn = mod.compile);
+/** dsl/index.ts's `compile`, imported on the first DSL cell (the kernel starts without the DSL loaded). */
+export async function loadCompiler(): Promise<CompileFn> {
+  return (await import("../dsl/index.js")).compile as CompileFn;
 }
 
 /** A Jupyter error for compile diagnostics: traceback lines `cell:LINE:COL: message`. */

@@ -7,10 +7,11 @@ import { createRequire } from "node:module";
 import type { Message, Publisher } from "./protocol/index.js";
 import type { KernelHandler } from "./protocol/server.js";
 import { createStepwiseExecutor, type StepwiseExecutor } from "./executor.js";
-import { beginCell, endCell, interruptCell, InterruptedError } from "./interrupt.js";
-import { diagnosticsError, isDslCell, loadCompiler, parseMagic, specSource } from "./dsl-cell.js";
+import { beginCell, endCell, interruptCell, InterruptedError } from "../src/run/interrupt.js";
+import { type CompileFn, diagnosticsError, isDslCell, loadCompiler, parseMagic, specSource } from "./dsl-cell.js";
 import { planSummaryBundle } from "./plan-summary.js";
 import { runPlanInCell } from "./run-cell.js";
+import type { RunPlanFn } from "../src/display/live-run.js";
 import { ensureStepwiseTypes } from "./stepwise-types.js";
 import { registerSink } from "../src/display/sink.js";
 import { toWire } from "../src/display/bundles.js";
@@ -82,13 +83,19 @@ export function valueBundle(value: unknown): MimeBundle {
   return { "text/plain": utilInspect(value, { depth: 4, maxArrayLength: 50 }) };
 }
 
+/** What a kernel compiles and runs DSL cells with: dsl/index.ts and src/run/runner.ts unless given (the kernel's tests give stand-ins). */
+export interface KernelDeps {
+  compile?: CompileFn;
+  runPlan?: RunPlanFn;
+}
+
 export class StepwiseKernel implements KernelHandler {
   private count = 0;
   private readonly exec: StepwiseExecutor;
   private io: Publisher | null = null;
   private typesReady: Promise<void> | null = null;
 
-  constructor() {
+  constructor(private readonly deps: KernelDeps = {}) {
     this.exec = createStepwiseExecutor(process.cwd());
     this.redirectStreams();
     registerSink({ kind: "stepwise", send: (t, c) => this.io?.publish(t, c) });
@@ -194,20 +201,13 @@ export class StepwiseKernel implements KernelHandler {
 
   private async runDsl(code: string, signal: AbortSignal): Promise<void> {
     const cmd = parseMagic(code.split("\n", 1)[0]!);
-    const compile = await loadCompiler();
-    if (!compile) {
-      throw new CellError({
-        ename: "StepwiseError",
-        evalue: "the DSL compiler is not available (dsl/index.ts is missing)",
-        traceback: ["StepwiseError: the DSL compiler is not available (dsl/index.ts is missing)"],
-      });
-    }
+    const compile = this.deps.compile ?? (await loadCompiler());
     const { plan, diagnostics } = compile(specSource(code), { file: "cell", purpose: "any" });
     if (!plan || diagnostics.length > 0) throw new CellError(diagnosticsError(diagnostics));
     await this.exec.bind(cmd.planVar, plan, "any");
     this.io?.publish("display_data", { data: toWire(planSummaryBundle(plan, cmd.planVar)), metadata: {}, transient: {} });
     if (cmd.run) {
-      const running = runPlanInCell(plan, signal, specSource(code).slice(1));
+      const running = runPlanInCell(plan, signal, specSource(code).slice(1), this.deps.runPlan);
       running.catch(() => {}); // observed below; never an unhandled rejection
       const aborted = new Promise<"aborted">((done) => signal.addEventListener("abort", () => done("aborted"), { once: true }));
       const first = await Promise.race([running, aborted]);

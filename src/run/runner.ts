@@ -22,7 +22,7 @@ import { AdamW, disposeState } from "../train/optimizer.js";
 import { constantSchedule } from "../train/schedule.js";
 import { sftRows, sftSchedule, sftStep } from "../train/sft.js";
 import { NonFiniteError } from "../train/update.js";
-import { currentAbortSignal } from "../../kernel/interrupt.js";
+import { currentAbortSignal } from "./interrupt.js";
 import { buildFromPlan, missingForRun, type Built } from "./build.js";
 import { runDpoStage, runStepDpoStage, sampleCorrectSolutions } from "./preference-stages.js";
 import { RunStore } from "./store.js";
@@ -85,7 +85,7 @@ export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Prom
       /* a listener's failure never stops the run */
     }
   };
-  // in a notebook, the running cell's interrupt stops the run (kernel/interrupt.ts; never aborts elsewhere)
+  // in a notebook, the running cell's interrupt stops the run (src/run/interrupt.ts; never aborts elsewhere)
   const signal = opts.signal ?? currentAbortSignal();
   const missing = missingForRun(plan);
   if (missing.length > 0) {

@@ -1,38 +1,26 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { findRunner, LiveRunView, RunnerUnavailableError, runPlanInCell, setRunner } from "../../kernel/run-cell.js";
+import { runPlanInCell } from "../../kernel/run-cell.js";
+import { LiveRunView, liveRun, type RunPlanFn } from "../../src/display/live-run.js";
 import { registerSink } from "../../src/display/index.js";
 import { compile } from "./fixtures/fake-dsl.js";
 
-test("without a runner, a run cell says the runner is not available", async () => {
-  const old = process.env.STEPWISE_KERNEL_RUNNER;
-  process.env.STEPWISE_KERNEL_RUNNER = "/nonexistent/runner.ts";
-  try {
-    setRunner(null);
-    await assert.rejects(findRunner(), (e: unknown) => e instanceof RunnerUnavailableError && /^runner not available/.test((e as Error).message));
-  } finally {
-    if (old === undefined) delete process.env.STEPWISE_KERNEL_RUNNER;
-    else process.env.STEPWISE_KERNEL_RUNNER = old;
-  }
-});
-
-test("a registered runner gets the plan, the signal and an event sink that drives one live display", async () => {
+test("a run cell's runner gets the plan, the signal and an event sink that drives one live display", async () => {
   const sent: [string, Record<string, any>][] = [];
   registerSink({ kind: "stepwise", send: (t, c) => sent.push([t, c]) });
   const { plan } = compile("experiment live\niterations 3");
   const controller = new AbortController();
-  setRunner(async (p, { onEvent, signal }) => {
+  const runner: RunPlanFn = async (p, { onEvent, signal }) => {
     assert.equal(p.name, "live");
     assert.equal(signal, controller.signal);
-    onEvent({ type: "stage", stage: "rl", total: 3 });
-    for (let i = 1; i <= 3; i++) onEvent({ type: "progress", stage: "rl", done: i, total: 3, metrics: { "reward/mean": i / 4 } });
-    onEvent({ type: "finished", summary: {} });
-    return { status: "finished" };
-  });
+    onEvent!({ type: "stage", stage: "rl", total: 3 });
+    for (let i = 1; i <= 3; i++) onEvent!({ type: "progress", stage: "rl", done: i, total: 3, metrics: { "reward/mean": i / 4 } });
+    onEvent!({ type: "finished", summary: {} });
+    return { dir: "d", status: "finished", evals: [], backend: "cpu" };
+  };
   try {
-    assert.deepEqual(await runPlanInCell(plan!, controller.signal), { status: "finished" });
+    assert.deepEqual(await runPlanInCell(plan!, controller.signal, undefined, runner), { dir: "d", status: "finished", evals: [], backend: "cpu" });
   } finally {
-    setRunner(null);
     registerSink(null);
   }
   const [first, ...rest] = sent;
@@ -58,7 +46,6 @@ test("the live view shows an interruption with its checkpoint", () => {
 
 import type { MetricsRow, StepRecord } from "../../src/run/types.js";
 import type { Clock } from "../../src/display/index.js";
-import { liveRun } from "../../kernel/run-cell.js";
 
 function fakeClock(): Clock & { t: number; timers: { at: number; fn: () => void }[]; advance(ms: number): void } {
   const c = {
@@ -178,21 +165,20 @@ test("with no probe, the live view charts the step advantage; real PNGs of the e
 
 test("liveRun outside a kernel is the runner with no display; its events reach the caller", async () => {
   const seen: string[] = [];
-  setRunner(async (_p, { onEvent, signal }) => {
+  const runner: RunPlanFn = async (_p, { onEvent, signal }) => {
     assert.ok(signal instanceof AbortSignal); // the cell's signal by default
-    onEvent({ type: "finished", summary: {} });
+    onEvent!({ type: "finished", summary: {} });
     return { dir: "d", status: "finished", evals: [], backend: "cpu" };
-  });
+  };
   const out: string[] = [];
   const write = process.stdout.write;
   process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
   try {
     const { plan } = compile("experiment quiet\niterations 1");
-    const r = await liveRun(plan!, { onEvent: (e) => seen.push(e.type) });
+    const r = await liveRun(plan!, { runner, onEvent: (e) => seen.push(e.type) });
     assert.equal(r.status, "finished");
   } finally {
     process.stdout.write = write;
-    setRunner(null);
   }
   assert.deepEqual(seen, ["finished"]);
   assert.deepEqual(out, []);

@@ -19,7 +19,8 @@ from jupyter_client.manager import start_new_kernel
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIXTURES = os.path.join(REPO, "test", "kernel", "fixtures")
 DISPLAY = json.dumps(os.path.join(REPO, "src", "display", "index.ts"))
-INTERRUPT = json.dumps(os.path.join(REPO, "kernel", "interrupt.ts"))
+FAKE_RUNNER = json.dumps(os.path.join(FIXTURES, "fake-runner.ts"))
+INTERRUPT = json.dumps(os.path.join(REPO, "src", "run", "interrupt.ts"))
 
 _prefix = tempfile.mkdtemp(prefix="stepwise-kernelspec-")
 subprocess.run(
@@ -31,12 +32,19 @@ os.environ["JUPYTER_PATH"] = os.path.join(_prefix, "share", "jupyter")
 _stock = os.path.join(_prefix, "share", "jupyter", "kernels", "tslab-stock")
 os.makedirs(_stock, exist_ok=True)
 with open(os.path.join(_prefix, "share", "jupyter", "kernels", "stepwise", "kernel.json")) as f:
-    _argv = json.load(f)["argv"]
+    _spec = json.load(f)
+_argv = _spec["argv"]
 with open(os.path.join(_stock, "kernel.json"), "w") as f:
     json.dump({
         "argv": _argv[:3] + [os.path.join(REPO, "node_modules", "tslab", "bin", "tslab"), "kernel", "--config-path", "{connection_file}"],
         "display_name": "tslab (stock)", "language": "typescript",
     }, f)
+# the Stepwise kernel with stand-ins for the compiler and the runner (test/kernel/fixtures/fake-main.ts)
+_fakes = os.path.join(_prefix, "share", "jupyter", "kernels", "stepwise-fakes")
+os.makedirs(_fakes, exist_ok=True)
+with open(os.path.join(_fakes, "kernel.json"), "w") as f:
+    json.dump({**_spec, "argv": _argv[:3] + [os.path.join(FIXTURES, "fake-main.ts"), "{connection_file}"],
+               "display_name": "Stepwise (stand-in compiler and runner)"}, f)
 
 
 def run_cell(kc, code, timeout=15):
@@ -267,11 +275,7 @@ class DslCellTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.run_dir = tempfile.mkdtemp(prefix="stepwise-kernel-run-")
-        cls.km, cls.kc = start({
-            "STEPWISE_KERNEL_DSL": os.path.join(FIXTURES, "fake-dsl.ts"),
-            "STEPWISE_KERNEL_RUNNER": os.path.join(FIXTURES, "fake-runner.ts"),
-            "STEPWISE_TEST_RUN_DIR": cls.run_dir,
-        })
+        cls.km, cls.kc = start({"STEPWISE_TEST_RUN_DIR": cls.run_dir}, kernel_name="stepwise-fakes")
 
     @classmethod
     def tearDownClass(cls):
@@ -356,7 +360,9 @@ class DslCellTests(unittest.TestCase):
         """`await sw.run(plan)` in a TypeScript cell shows the same live view as %%stepwise run."""
         reply, _ = run_cell(self.kc, "%%stepwise tsPlan\nexperiment from-ts\niterations 5\n")
         self.assertEqual(reply["content"]["status"], "ok")
-        reply, out = run_cell(self.kc, 'import * as sw from "stepwise";\nconst tsRun = await sw.run(tsPlan);\ntsRun.status', timeout=120)
+        # the stand-in runner is passed as sw.run's `runner` option (its default is the real runner)
+        code = f'import * as sw from "stepwise";\nconst {{ runPlan }} = require({FAKE_RUNNER});\nconst tsRun = await sw.run(tsPlan, {{ runner: runPlan }});\ntsRun.status'
+        reply, out = run_cell(self.kc, code, timeout=120)
         self.assertEqual(reply["content"]["status"], "ok", out)
         [shown] = of_type(out, "display_data")
         live_id = shown["content"]["transient"]["display_id"]

@@ -7,7 +7,7 @@
  * each rollout batch), stop there, keep its checkpoint, and resolve or throw `InterruptedError`:
  *
  * @example
- *   import { currentAbortSignal, throwIfInterrupted } from "../../kernel/interrupt.js";
+ *   import { currentAbortSignal, throwIfInterrupted } from "../run/interrupt.js";
  *   const signal = opts.signal ?? currentAbortSignal();
  *   for (let it = 0; it < n; it++) {
  *     if (signal.aborted) { await saveCheckpoint(); return { status: "interrupted" }; }
