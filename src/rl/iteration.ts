@@ -10,6 +10,7 @@ import type { Transformer } from "../model/transformer.js";
 import type { Problem } from "../task/types.js";
 import type { TrainContext } from "../train/context.js";
 import type { AdamW } from "../train/optimizer.js";
+import { creditMetrics } from "../analytics/credit.js";
 import { METRIC, type MetricsFields, type StepRecord } from "../run/types.js";
 import type { RolloutBatch } from "./batch.js";
 import { toBatchTensors } from "./batch-tensors.js";
@@ -164,5 +165,6 @@ export async function rlIteration(
       idx++;
     }
   });
+  Object.assign(row, creditMetrics(steps)); // credit/*: the advantage against the step labels
   return { row, steps, batch: ro.batch, advantages };
 }

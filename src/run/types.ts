@@ -56,7 +56,27 @@ export const METRIC = {
   rolloutTps: "throughput/rollout_tokens_per_s",
   trainTps: "throughput/train_tokens_per_s",
   wall: "time/iteration_s",
+  // credit assignment against the task's step labels (src/analytics/credit.ts); per label and
+  // per probe: creditMetricName
+  creditAucRedundant: creditMetricName("auc_redundant"),
+  creditAucSlip: creditMetricName("auc_slip"),
+  creditGapRedundant: creditMetricName("gap_redundant"),
 } as const;
+
+/**
+ * A credit figure (src/analytics/credit.ts): the within-response AUCs, the redundant−essential
+ * gap, and the mean per step label — of the advantage (`adv_essential`) or of a probe's change
+ * over the step (`delta_essential`).
+ */
+export type CreditFigure = "auc_redundant" | "auc_slip" | "gap_redundant" | `adv_${string}` | `delta_${string}`;
+
+/**
+ * The metrics.jsonl name of a credit figure: of the advantage, `credit/auc_redundant`,
+ * `credit/adv_redundant`; of a probe's step values, `credit/probe_belief/auc_redundant`.
+ */
+export function creditMetricName(figure: CreditFigure, probe?: string): string {
+  return probe === undefined ? `credit/${figure}` : `credit/probe_${probe}/${figure}`;
+}
 
 /** One line of steps.jsonl: a step of a sampled response. */
 export interface StepRecord {
