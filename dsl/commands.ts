@@ -3,8 +3,9 @@
  * They print to the given streams and return the exit code; they never throw.
  */
 import { readFile, writeFile } from "node:fs/promises";
-import { compile, formatWithDiagnostics } from "./index.js";
+import { compile, formatWithDiagnostics, parse } from "./index.js";
 import { formatDiagnostic } from "./diagnostics.js";
+import { missingPathWarnings } from "./file-paths.js";
 
 export interface CommandIO {
   out: (text: string) => void;
@@ -23,7 +24,8 @@ async function read(file: string, io: CommandIO): Promise<string | undefined> {
 }
 
 /**
- * Checks each file; prints `FILE:LINE:COL: message` (and hints) for every diagnostic.
+ * Checks each file; prints `FILE:LINE:COL: message` (and hints) for every diagnostic, and a warning
+ * for each model, tokenizer or task path that does not exist.
  * @returns 0 when every file is free of errors (warnings allowed), else 1
  * @example await checkFiles(["examples/quickstart.sw"]) // 0
  */
@@ -36,6 +38,7 @@ export async function checkFiles(files: string[], io: CommandIO = stdio): Promis
       continue;
     }
     const { diagnostics } = compile(text, { file });
+    if (!diagnostics.some((d) => d.severity === "error")) diagnostics.push(...missingPathWarnings(parse(text, file).spec, file));
     for (const d of diagnostics) io.out(formatDiagnostic(d) + "\n");
     if (diagnostics.some((d) => d.severity === "error")) failed = true;
   }

@@ -15,12 +15,31 @@ function capture() {
 const dir = mkdtempSync(join(tmpdir(), "stepwise-dsl-"));
 const examplesDir = fileURLToPath(new URL("../../examples/", import.meta.url));
 
-test("check: every example checks clean (exit 0, nothing printed)", async () => {
+test("check: every example checks clean (exit 0; only real-model.sw's model and data, which a user supplies, are missing)", async () => {
   const c = capture();
   const files = readdirSync(examplesDir).filter((f) => f.endsWith(".sw")).map((f) => join(examplesDir, f));
   assert.ok(files.length >= 5);
   assert.equal(await checkFiles(files, c.io), 0);
-  assert.deepEqual(c.out, []);
+  const heads = c.out.join("").split("\n").filter((l) => l !== "" && !l.startsWith("  hint:"));
+  assert.deepEqual(heads.map((l) => l.replace(/ \(.*\)$/, "")), [
+    `${join(examplesDir, "real-model.sw")}:10:12: warning: model path \`../models/Qwen2.5-0.5B-Instruct\` does not exist`,
+    `${join(examplesDir, "real-model.sw")}:11:12: warning: task data path \`../data/gsm8k-train.jsonl\` does not exist`,
+  ]);
+});
+
+test("check: a model, tokenizer or data path that does not exist is a warning at the path (exit 0); one that exists is not", async () => {
+  const f = join(dir, "paths.sw");
+  writeFileSync(join(dir, "tok.json"), "{}");
+  writeFileSync(f, 'experiment "p"\nmodel load "weights/m"\ntokenizer load "tok.json"\ntask jsonl "d.jsonl" { question "q", answer "a" }\nreward c = outcome\nuse grpo\ntrain { rl { iterations 1 } }\n');
+  const c = capture();
+  assert.equal(await checkFiles([f], c.io), 0);
+  assert.deepEqual(c.out.join("").split("\n"), [
+    `${f}:2:12: warning: model path \`weights/m\` does not exist (${join(dir, "weights/m")})`,
+    "  hint: paths are relative to the spec file's folder; nothing is downloaded, so put the files there first",
+    `${f}:4:12: warning: task data path \`d.jsonl\` does not exist (${join(dir, "d.jsonl")})`,
+    "  hint: paths are relative to the spec file's folder; nothing is downloaded, so put the files there first",
+    "",
+  ]);
 });
 
 test("check: a broken spec exits 1 with FILE:LINE:COL lines and hints", async () => {
