@@ -8,6 +8,10 @@
  * (`sum(x over step)`, `mean(x over response)`, …).
  */
 import type { Formula, Granularity } from "./plan.js";
+import {
+  BINARY_OPS, BUILTINS, FUNCTIONS, GAE, GROUP_BY, GROUP_BY_LEVEL, GROUP_OPS, isBuiltin, LABEL_CODES, MATH_FNS, REDUCE_OVER,
+  REDUCTIONS, SCANS, UNARY_FNS, usage, type ConstantSpec, type GroupBy, type MathSpec, type ReduceOver, type UnarySpec,
+} from "./ops.js";
 import type { Block, CallExpr, Expr, Setting, Span } from "./ast.js";
 import { didYouMean, type Diagnostic } from "./diagnostics.js";
 
@@ -38,31 +42,8 @@ export function isFiner(a: Granularity, b: Granularity): boolean {
   return rank(a) > rank(b);
 }
 
-/** Built-in quantities by name (see plan.ts). `tokens` is response-level unless in a step context. */
-export const BUILTINS: Record<string, Granularity> = {
-  logp: "token",
-  logp_ref: "token",
-  logratio: "token",
-  entropy: "token",
-  position: "token",
-  index: "step",
-  label: "step",
-  step_reward: "step",
-  outcome: "response",
-  tokens: "response",
-  steps: "response",
-  truncated: "response",
-  reward: "response",
-};
-
-/** Ground-truth step label codes (plan.ts): `label == "redundant"` compares with 1. */
-export const LABEL_CODES: Record<string, number> = { essential: 0, redundant: 1, slip: 2, fix: 3, answer: 4, unknown: -1 };
-
-const UNARY_FNS = new Set(["exp", "log", "abs", "sigmoid", "sqrt"]);
-const REDUCTIONS = new Set(["sum", "mean", "last", "max", "min"]);
-const GROUP_OPS = new Set(["center", "zscore", "rank"]);
-const SCANS = new Set(["cumsum", "revcumsum"]);
-export const FUNCTIONS = ["exp", "log", "abs", "sigmoid", "sqrt", "min", "max", "clip", "sum", "mean", "last", "center", "zscore", "rank", "cumsum", "revcumsum", "discount", "gae"];
+/** The registry's built-ins, label codes and function names (dsl/ops.ts), re-exported for the compiler and the kernel. */
+export { BUILTINS, FUNCTIONS, LABEL_CODES } from "./ops.js";
 
 // ---- scopes ----
 
@@ -96,23 +77,18 @@ export function allNames(scope: Scope): string[] {
 
 const num = (value: number): Formula => ({ op: "num", value, level: "group" });
 
-/** Folds an operation on constants (keeps the IR small: `-0.001` is one number). */
+/** Folds an operation on constants (keeps the IR small: `-0.001` is one number), with the registry's arithmetic. */
 function fold(f: Formula): Formula {
   let v: number | undefined;
-  if (f.op === "unary" && f.arg.op === "num") {
-    const a = f.arg.value;
-    v = { neg: -a, not: a === 0 ? 1 : 0, exp: Math.exp(a), log: Math.log(a), abs: Math.abs(a), sigmoid: 1 / (1 + Math.exp(-a)), sqrt: Math.sqrt(a) }[f.fn];
-  } else if (f.op === "binary" && f.left.op === "num" && f.right.op === "num") {
-    const a = f.left.value;
-    const b = f.right.value;
-    const ops: Record<string, number> = {
-      "+": a + b, "-": a - b, "*": a * b, "/": a / b, "^": a ** b,
-      "<": +(a < b), "<=": +(a <= b), ">": +(a > b), ">=": +(a >= b), "==": +(a === b), "!=": +(a !== b),
-      and: +(a !== 0 && b !== 0), or: +(a !== 0 || b !== 0),
-    };
-    v = ops[f.fn];
-  }
+  if (f.op === "unary" && f.arg.op === "num") v = UNARY_FNS[f.fn].fold(f.arg.value);
+  else if (f.op === "binary" && f.left.op === "num" && f.right.op === "num") v = BINARY_OPS[f.fn](f.left.value, f.right.value);
+  else if (f.op === "math" && f.args.every((a) => a.op === "num")) v = (MATH_FNS[f.fn] as MathSpec).fold(...f.args.map((a) => (a as { value: number }).value));
   return v !== undefined && Number.isFinite(v) ? num(v) : f;
+}
+
+/** `name` is a key of `table` (and not something inherited, such as `constructor`). */
+function has<T extends object>(table: T, name: string): name is Extract<keyof T, string> {
+  return Object.hasOwn(table, name);
 }
 
 const LEVEL_WORD: Record<Granularity, string> = { group: "group-level", response: "response-level", step: "step-level", token: "token-level" };
@@ -166,15 +142,14 @@ function typeName(name: string, span: Span, scope: Scope): Formula | undefined {
   const param = scope.params.get(name);
   if (param) return typeFormula(param.expr, param.scope);
   const declared = scope.names.get(name);
-  if (declared) return { op: "ref", name, level: declared.level };
-  if (name === "tokens" && scope.stepContext) return { op: "ref", name, level: "step" };
-  const builtin = BUILTINS[name];
-  if (builtin) {
-    if (name === "label" && !scope.labels) {
-      scope.report.add(span, "`label` needs a task with ground-truth step labels", { hint: "the built-in `arithmetic` task labels its steps; a `jsonl` task does not" });
+  if (declared) return { op: "ref", source: declared.kind, name, level: declared.level };
+  if (isBuiltin(name)) {
+    const b: { level: Granularity; stepLevel?: Granularity; needsLabels?: boolean } = BUILTINS[name];
+    if (b.needsLabels && !scope.labels) {
+      scope.report.add(span, `\`${name}\` needs a task with ground-truth step labels`, { hint: "the built-in `arithmetic` task labels its steps; a `jsonl` task does not" });
       return undefined;
     }
-    return { op: "ref", name, level: builtin };
+    return { op: "ref", source: "builtin", name, level: scope.stepContext && b.stepLevel ? b.stepLevel : b.level };
   }
   if (scope.broken.has(name)) return undefined;
   const later = scope.later.get(name);
@@ -214,8 +189,9 @@ function typeLabelCompare(op: "==" | "!=", a: Expr, b: Expr, scope: Scope): Form
   return { op: "binary", fn: op, left, right: num(code), level: left.level };
 }
 
-/** A constant number argument (gamma, lambda): folded, checked against a range. */
-function constantArg(e: Expr, scope: Scope, what: string, min: number, max: number): Formula | undefined {
+/** A constant number argument (gamma, lambda): folded, checked against its range. */
+function constantArg(e: Expr, scope: Scope, c: ConstantSpec): Extract<Formula, { op: "num" }> | undefined {
+  const { what, min, max } = c;
   const f = typeFormula(e, scope);
   if (!f) return undefined;
   if (f.op !== "num") {
@@ -240,33 +216,35 @@ function typeCall(e: CallExpr, scope: Scope): Formula | undefined {
   const fn = e.fn;
   const over = e.modifiers.filter((m) => m.kind === "over");
   const by = e.modifiers.filter((m) => m.kind === "by");
-  const isReduction = REDUCTIONS.has(fn) && (over.length > 0 || ((fn === "min" || fn === "max") ? e.args.length === 1 : true));
+  // `min`/`max` are reductions with one argument (or with `over`), elementwise with two
+  const isReduction = has(REDUCTIONS, fn) && (over.length > 0 || !has(MATH_FNS, fn) || e.args.length === 1);
   // Modifiers only where they mean something.
-  for (const m of over) if (!isReduction) r.add(m.span, `\`over\` belongs to reductions (sum, mean, last, max, min), not \`${fn}\``);
-  for (const m of by) if (!GROUP_OPS.has(fn)) r.add(m.span, `\`by\` belongs to group operators (center, zscore, rank), not \`${fn}\``);
+  for (const m of over) if (!isReduction) r.add(m.span, `\`over\` belongs to reductions (${Object.keys(REDUCTIONS).join(", ")}), not \`${fn}\``);
+  for (const m of by) if (!has(GROUP_OPS, fn)) r.add(m.span, `\`by\` belongs to group operators (${Object.keys(GROUP_OPS).join(", ")}), not \`${fn}\``);
   if (over.length > 1) r.add(over[1]!.span, "one `over` per reduction");
   if (by.length > 1) r.add(by[1]!.span, "one `by` per group operator");
 
-  if (UNARY_FNS.has(fn)) {
+  if (has(UNARY_FNS, fn) && !(UNARY_FNS[fn] as UnarySpec).operator) {
     if (!argCount(e, scope, 1, `${fn}(x)`)) return undefined;
     const arg = typeFormula(e.args[0]!, scope);
     return arg && fold({ op: "unary", fn, arg, level: arg.level });
   }
-  if (isReduction) {
+  if (isReduction && has(REDUCTIONS, fn)) {
     if (!argCount(e, scope, 1, `${fn}(x over step)`)) return undefined;
     const arg = typeFormula(e.args[0]!, scope);
     const m = over[0];
+    const overWords = REDUCE_OVER.map((w) => `\`over ${w}\``).join(" or ");
     if (!m) {
-      r.add(e.span, `\`${fn}\` needs \`over step\` or \`over response\``, { expected: "`over step` or `over response`", hint: `e.g. \`${fn}(x over response)\`` });
+      r.add(e.span, `\`${fn}\` needs ${overWords}`, { expected: overWords, hint: `e.g. \`${fn}(x over response)\`` });
       return undefined;
     }
-    if (m.value !== "step" && m.value !== "response") {
-      const hint = didYouMean(m.value, ["step", "response"]);
-      r.add(m.span, `cannot reduce over \`${m.words.join(" ")}\``, { expected: "`over step` or `over response`", found: `\`${m.words.join(" ")}\``, ...(hint ? { hint } : {}) });
+    if (!(REDUCE_OVER as readonly string[]).includes(m.value)) {
+      const hint = didYouMean(m.value, REDUCE_OVER);
+      r.add(m.span, `cannot reduce over \`${m.words.join(" ")}\``, { expected: overWords, found: `\`${m.words.join(" ")}\``, ...(hint ? { hint } : {}) });
       return undefined;
     }
     if (!arg) return undefined;
-    const to = m.value as Granularity;
+    const to = m.value as ReduceOver;
     if (!isFiner(arg.level, to)) {
       r.add(e.args[0]!.span, `\`${fn}(… over ${to})\` needs a finer argument, but this is ${levelWord(arg.level)}`, {
         expected: to === "step" ? "a token-level value" : "a token- or step-level value",
@@ -275,46 +253,39 @@ function typeCall(e: CallExpr, scope: Scope): Formula | undefined {
       });
       return undefined;
     }
-    return { op: "call", fn, args: [arg], opts: { over: to }, level: to };
+    return { op: "reduce", fn, over: to, arg, level: to };
   }
-  if (fn === "min" || fn === "max") {
-    if (!argCount(e, scope, 2, `${fn}(a, b)`)) return undefined;
-    const a = typeFormula(e.args[0]!, scope);
-    const b = typeFormula(e.args[1]!, scope);
-    if (!a || !b) return undefined;
-    if (a.op === "num" && b.op === "num") return num(fn === "min" ? Math.min(a.value, b.value) : Math.max(a.value, b.value));
-    return { op: "call", fn, args: [a, b], opts: {}, level: finer(a.level, b.level) };
-  }
-  if (fn === "clip") {
-    if (!argCount(e, scope, 3, "clip(x, lo, hi)")) return undefined;
+  if (has(MATH_FNS, fn)) {
+    const spec = MATH_FNS[fn];
+    if (!argCount(e, scope, spec.args.length, usage(fn, spec))) return undefined;
     const args = e.args.map((a) => typeFormula(a, scope));
     if (args.some((a) => !a)) return undefined;
-    const [x, lo, hi] = args as Formula[];
-    return { op: "call", fn, args: [x!, lo!, hi!], opts: {}, level: finer(x!.level, finer(lo!.level, hi!.level)) };
+    const fs = args as Formula[];
+    return fold({ op: "math", fn, args: fs, level: fs.map((a) => a.level).reduce(finer) });
   }
-  if (GROUP_OPS.has(fn)) {
+  if (has(GROUP_OPS, fn)) {
     if (!argCount(e, scope, 1, `${fn}(x)`)) return undefined;
     const arg = typeFormula(e.args[0]!, scope);
     const m = by[0];
-    let byValue: string | undefined;
+    let byValue: GroupBy | undefined;
     if (m) {
-      if (m.value !== "position" && m.value !== "step_index") {
-        const hint = didYouMean(m.value, ["position", "step_index"]);
-        r.add(m.span, `cannot group by \`${m.words.join(" ")}\``, { expected: "`by position` or `by step index`", found: `\`${m.words.join(" ")}\``, ...(hint ? { hint: hint.replace("step_index", "step index") } : {}) });
+      if (!(GROUP_BY as readonly string[]).includes(m.value)) {
+        const hint = didYouMean(m.value, GROUP_BY);
+        r.add(m.span, `cannot group by \`${m.words.join(" ")}\``, { expected: GROUP_BY.map((w) => `\`by ${w.replace("_", " ")}\``).join(" or "), found: `\`${m.words.join(" ")}\``, ...(hint ? { hint: hint.replace("step_index", "step index") } : {}) });
         return undefined;
       }
-      byValue = m.value;
+      byValue = m.value as GroupBy;
     }
     if (!arg) return undefined;
     if (arg.level === "group") {
       r.add(e.args[0]!.span, `\`${fn}\` of a group-level value is constant within the group`, { found: "group-level", expected: "a response-, step- or token-level value", hint: "normalise something that varies between responses, e.g. `reward`" });
       return undefined;
     }
-    if (byValue === "position" && arg.level !== "token") {
+    if (byValue === "position" && arg.level !== GROUP_BY_LEVEL.position) {
       r.add(m!.span, `\`by position\` groups tokens, but the argument is ${levelWord(arg.level)}`, { expected: "a token-level argument", found: levelWord(arg.level), hint: arg.level === "step" ? "use `by step index` for step-level values" : "drop `by position`" });
       return undefined;
     }
-    if (byValue === "step_index" && arg.level !== "step") {
+    if (byValue === "step_index" && arg.level !== GROUP_BY_LEVEL.step_index) {
       r.add(m!.span, `\`by step index\` groups steps, but the argument is ${levelWord(arg.level)}`, {
         expected: "a step-level argument",
         found: levelWord(arg.level),
@@ -322,26 +293,28 @@ function typeCall(e: CallExpr, scope: Scope): Formula | undefined {
       });
       return undefined;
     }
-    return { op: "call", fn, args: [arg], opts: byValue ? { by: byValue } : {}, level: arg.level };
+    return { op: "group", fn, ...(byValue ? { by: byValue } : {}), arg, level: arg.level };
   }
-  if (SCANS.has(fn) || fn === "discount") {
-    const usage = fn === "discount" ? "discount(x, gamma)" : `${fn}(x)`;
-    if (!argCount(e, scope, fn === "discount" ? 2 : 1, usage)) return undefined;
+  if (has(SCANS, fn)) {
+    const spec = SCANS[fn];
+    const constants: readonly ConstantSpec[] = "constants" in spec ? spec.constants : [];
+    if (!argCount(e, scope, spec.args.length + constants.length, usage(fn, spec))) return undefined;
     const arg = typeFormula(e.args[0]!, scope);
-    const gamma = fn === "discount" ? constantArg(e.args[1]!, scope, "gamma (the discount)", 0, 1) : undefined;
-    if (!arg || (fn === "discount" && !gamma)) return undefined;
+    const consts = constants.map((c, i) => constantArg(e.args[spec.args.length + i]!, scope, c));
+    if (!arg || consts.some((c) => !c)) return undefined;
     if (arg.level !== "step" && arg.level !== "token") {
       r.add(e.args[0]!.span, `\`${fn}\` runs along a response's steps or tokens, but the argument is ${levelWord(arg.level)}`, { expected: "a step- or token-level value", found: levelWord(arg.level) });
       return undefined;
     }
-    return { op: "call", fn, args: gamma ? [arg, gamma] : [arg], opts: {}, level: arg.level };
+    const gamma = spec.gamma === "arg" ? consts[0]!.value : spec.gamma;
+    return { op: "scan", fn, gamma, arg, level: arg.level };
   }
   if (fn === "gae") {
-    if (!argCount(e, scope, 4, "gae(reward, value, gamma, lambda)")) return undefined;
+    if (!argCount(e, scope, 4, usage("gae", GAE))) return undefined;
     const rew = typeFormula(e.args[0]!, scope);
     const val = typeFormula(e.args[1]!, scope);
-    const gamma = constantArg(e.args[2]!, scope, "gamma (the discount)", 0, 1);
-    const lambda = constantArg(e.args[3]!, scope, "lambda (the GAE weight)", 0, 1);
+    const gamma = constantArg(e.args[2]!, scope, GAE.constants[0]);
+    const lambda = constantArg(e.args[3]!, scope, GAE.constants[1]);
     let ok = !!(rew && val && gamma && lambda);
     for (const [f, a, what] of [[rew, e.args[0]!, "reward"], [val, e.args[1]!, "value"]] as const) {
       if (f && f.level === "token") {
@@ -351,9 +324,8 @@ function typeCall(e: CallExpr, scope: Scope): Formula | undefined {
     }
     if (!ok) return undefined;
     // SSPO (arXiv 2508.12604), Stepwise's reading: delta[k] = rew[k] + gamma*u[k+1] - u[k], u[K] = 0.
-    return { op: "call", fn, args: [rew!, val!, gamma!, lambda!], opts: {}, level: "step" };
+    return { op: "gae", reward: rew!, value: val!, gamma: gamma!.value, lambda: lambda!.value, level: "step" };
   }
-  if (REDUCTIONS.has(fn)) return undefined; // (min/max with two args handled above)
   const hint = didYouMean(fn, FUNCTIONS);
   r.add(e.fnSpan, `unknown function \`${fn}\``, { found: `\`${fn}\``, expected: `one of ${FUNCTIONS.join(", ")}`, ...(hint ? { hint } : {}) });
   for (const a of e.args) typeFormula(a, scope); // still report the arguments' own problems

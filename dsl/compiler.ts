@@ -13,10 +13,11 @@ import type { ModelConfig } from "../src/model/types.js";
 import type { Block, Decl, Expr, Span, Spec } from "./ast.js";
 import { didYouMean, NO_SPAN, type DiagnosticBag } from "./diagnostics.js";
 import {
-  BUILTINS, constValue, LEVELS, readBlock, relocate, requireAtMost, typeFormula, levelWord,
+  constValue, LEVELS, readBlock, relocate, requireAtMost, typeFormula, levelWord,
   type Reporter, type Scope, type SettingSpec, type SettingValue,
 } from "./checker.js";
 import * as S from "./schemas.js";
+import { isBuiltin } from "./ops.js";
 import { printExpr } from "./print.js";
 import { ARITHMETIC_PRESETS, type ArithmeticPreset } from "../src/task/arithmetic-presets.js";
 
@@ -302,7 +303,7 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
     }
     if (d.kind === "reward" || d.kind === "let" || d.kind === "probe") {
       if (later.has(d.name)) bag.add(d.nameSpan, `\`${d.name}\` is declared twice`, { hint: `the first is on line ${later.get(d.name)!.line}` });
-      else if (BUILTINS[d.name] !== undefined) bag.add(d.nameSpan, `\`${d.name}\` is a built-in name`, { hint: `pick another name, e.g. \`my_${d.name}\`` });
+      else if (isBuiltin(d.name)) bag.add(d.nameSpan, `\`${d.name}\` is a built-in name`, { hint: `pick another name, e.g. \`my_${d.name}\`` });
       else later.set(d.name, d.nameSpan);
     }
     if (d.kind === "method") {

@@ -4,38 +4,42 @@
  * runs/<x>/plan.json and read back.
  */
 import type { ModelConfig } from "../src/model/types.js";
+import type { BinaryFn, BuiltinName, GroupBy, GroupFn, MathFn, ReduceFn, ReduceOver, ScanFn, UnaryFn } from "./ops.js";
 
 export type Granularity = "group" | "response" | "step" | "token";
 
 /**
- * A typed formula in the IR that the formula compiler (src/rl/formula) turns into a tensor program.
- * `level` is the node's granularity as the checker inferred it; the evaluator broadcasts coarser
- * operands down to it.
+ * A typed formula in the IR: what the checker emits, and what every backend (the TF.js evaluator
+ * src/rl/formula, the Python code generator src/compile) implements with an exhaustive switch on
+ * `op`. The names each node may carry (`fn`, built-ins, `over`, `by`) are the op registry's
+ * (dsl/ops.ts), which says what each one means. `level` is the node's granularity as the checker
+ * inferred it; backends broadcast coarser operands down to it.
  *
- * ref names (built-ins; anything else is a probe, reward or let name):
- *   token:    logp (rollout-time policy), logp_ref, logratio (= logp - logp_ref), entropy, position
- *   step:     index, tokens, label (code: essential 0, redundant 1, slip 2, fix 3, answer 4, unknown -1),
- *             step_reward (declared step-level rewards at their step + response-level reward on the last step),
- *             each probe NAME (its value before the step: u[k], k = 0..K-1)
- *   response: outcome, tokens, steps, truncated (0/1),
- *             reward (sum of declared rewards; outcome when none is declared)
- * unary fn:   neg, not, exp, log, abs, sigmoid, sqrt
- * binary fn:  + - * / ^ < <= > >= == != and or
- * call fn:
- *   math:       min(a,b) max(a,b) clip(x,lo,hi)
- *   reductions: sum mean last max min     opts.over = "step" | "response"   (one level up)
- *   group ops:  center zscore rank        opts.by = "position" | "step_index" (absent: all elements of the group at x's level)
- *   scans:      cumsum revcumsum (within a response, over its tokens or steps)
- *               discount(x, gamma)        sum_l gamma^l x[k+l]
- *               gae(reward, value, gamma, lambda)  step level, u[K] = 0 (SSPO)
+ *   num      a constant (level group)
+ *   ref      a name, with where it comes from: a built-in quantity (ops.ts BUILTINS), a probe
+ *            (step level: its value before the step, u[k], k = 0..K-1), or a declared reward or let
+ *   unary    neg not exp log … (ops.ts UNARY_FNS)          binary  + - * / ^ comparisons and or
+ *   if       where(cond != 0, then, else)                  math    min(a,b) max(a,b) clip(x,lo,hi)
+ *   reduce   sum mean last max min, `over` step or response (one level up)
+ *   group    center zscore rank within the group, optionally `by` position or step_index
+ *   scan     cumsum revcumsum discount along a response's tokens or steps (gamma: the discount)
+ *   gae      gae(reward, value, gamma, lambda) over steps, u[K] = 0 (SSPO)
  */
 export type Formula =
   | { op: "num"; value: number; level: Granularity }
-  | { op: "ref"; name: string; level: Granularity } // a built-in, probe, reward or let
-  | { op: "unary"; fn: string; arg: Formula; level: Granularity } // neg, not, exp, log, abs, sigmoid, ...
-  | { op: "binary"; fn: string; left: Formula; right: Formula; level: Granularity } // + - * / ^ < <= > >= == != and or
+  | RefFormula
+  | { op: "unary"; fn: UnaryFn; arg: Formula; level: Granularity }
+  | { op: "binary"; fn: BinaryFn; left: Formula; right: Formula; level: Granularity }
   | { op: "if"; cond: Formula; then: Formula; else: Formula; level: Granularity }
-  | { op: "call"; fn: string; args: Formula[]; opts: Record<string, number | string>; level: Granularity };
+  | { op: "math"; fn: MathFn; args: Formula[]; level: Granularity }
+  | { op: "reduce"; fn: ReduceFn; over: ReduceOver; arg: Formula; level: Granularity }
+  | { op: "group"; fn: GroupFn; by?: GroupBy; arg: Formula; level: Granularity }
+  | { op: "scan"; fn: ScanFn; gamma: number; arg: Formula; level: Granularity }
+  | { op: "gae"; reward: Formula; value: Formula; gamma: number; lambda: number; level: Granularity };
+
+export type RefFormula =
+  | { op: "ref"; source: "builtin"; name: BuiltinName; level: Granularity }
+  | { op: "ref"; source: "probe" | "reward" | "let"; name: string; level: Granularity };
 
 export type ModelPlan =
   | { kind: "gpt"; config: Partial<ModelConfig> }

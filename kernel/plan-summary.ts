@@ -1,33 +1,10 @@
 /** A one-screen summary of an ExperimentPlan: an HTML table and the same as plain text. */
-import type { ExperimentPlan, Formula, StagePlan } from "../dsl/plan.js";
+import type { ExperimentPlan, StagePlan } from "../dsl/plan.js";
+import { formatFormula } from "../dsl/formula-text.js";
 import { rowsTableBundle } from "../src/display/bundles.js";
 import type { MimeBundle } from "../src/display/types.js";
 
-const PREC: Record<string, number> = { or: 1, and: 2, "==": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "+": 4, "-": 4, "*": 5, "/": 5, "^": 6 };
-
-/** Formula IR back to infix text (enough to read it, not a round-trip printer). */
-export function formatFormula(f: Formula, outer = 0): string {
-  switch (f.op) {
-    case "num":
-      return String(f.value);
-    case "ref":
-      return f.name;
-    case "unary":
-      return f.fn === "neg" ? `-${formatFormula(f.arg, 7)}` : f.fn === "not" ? `not ${formatFormula(f.arg, 7)}` : `${f.fn}(${formatFormula(f.arg)})`;
-    case "binary": {
-      const p = PREC[f.fn] ?? 4;
-      // ^ is right-associative; the others left-associative
-      const s = `${formatFormula(f.left, f.fn === "^" ? p + 1 : p)} ${f.fn} ${formatFormula(f.right, f.fn === "^" ? p : p + 1)}`;
-      return p < outer ? `(${s})` : s;
-    }
-    case "if":
-      return `if ${formatFormula(f.cond)} then ${formatFormula(f.then)} else ${formatFormula(f.else)}`;
-    case "call": {
-      const opts = Object.entries(f.opts).map(([k, v]) => `${k}: ${typeof v === "string" ? v : String(v)}`);
-      return `${f.fn}(${[...f.args.map((a) => formatFormula(a)), ...opts].join(", ")})`;
-    }
-  }
-}
+export { formatFormula };
 
 function kv(o: object): string {
   return Object.entries(o)

@@ -16,7 +16,7 @@ test("levels: built-ins, broadcasting down to the finer operand", () => {
 
 test("reductions go up one or two levels", () => {
   assert.deepEqual(adv("sum(logp over step)"), {
-    op: "call", fn: "sum", args: [{ op: "ref", name: "logp", level: "token" }], opts: { over: "step" }, level: "step",
+    op: "reduce", fn: "sum", arg: { op: "ref", source: "builtin", name: "logp", level: "token" }, over: "step", level: "step",
   });
   assert.equal(adv("mean(entropy over response)").level, "response");
   assert.equal(adv("max(index over response)").level, "response");
@@ -24,8 +24,8 @@ test("reductions go up one or two levels", () => {
 });
 
 test("group operators keep the level; by position needs tokens, by step index needs steps", () => {
-  assert.deepEqual((adv("center(logratio, by position)") as { opts: object }).opts, { by: "position" });
-  assert.deepEqual((adv("rank(index by step index)") as { opts: object }).opts, { by: "step_index" });
+  assert.deepEqual((adv("center(logratio, by position)") as { by?: string }).by, "position");
+  assert.deepEqual((adv("rank(index by step index)") as { by?: string }).by, "step_index");
   assert.equal(adv("zscore(outcome)").level, "response");
   let e = errors("advantage = center(outcome, by position)");
   assert.equal(e.length, 1);
@@ -49,7 +49,7 @@ test("a token-level reward is rejected with the reduction that fixes it", () => 
 
 test("a step reward takes step values; `tokens` there is the step's count", () => {
   const p = plan("reward c: step = -0.1 * tokens");
-  assert.deepEqual(p.rewards[0]!.formula, { op: "binary", fn: "*", left: { op: "num", value: -0.1, level: "group" }, right: { op: "ref", name: "tokens", level: "step" }, level: "step" });
+  assert.deepEqual(p.rewards[0]!.formula, { op: "binary", fn: "*", left: { op: "num", value: -0.1, level: "group" }, right: { op: "ref", source: "builtin", name: "tokens", level: "step" }, level: "step" });
   assert.equal(plan("reward c = -0.1 * tokens").rewards[0]!.formula.level, "response");
   assert.match(errors("reward c: step = logp")[0]!.hint!, /over step/);
   assert.match(errors("reward c: token = logp")[0]!.message, /`token` is not a level for a reward/);
@@ -98,10 +98,28 @@ test("a broken declaration does not cascade into unknown-name errors", () => {
 });
 
 test("label comparisons lower to the numeric code; unknown labels are caught", () => {
-  assert.deepEqual(adv('label == "redundant"'), { op: "binary", fn: "==", left: { op: "ref", name: "label", level: "step" }, right: { op: "num", value: 1, level: "group" }, level: "step" });
+  assert.deepEqual(adv('label == "redundant"'), { op: "binary", fn: "==", left: { op: "ref", source: "builtin", name: "label", level: "step" }, right: { op: "num", value: 1, level: "group" }, level: "step" });
   assert.equal(errors('advantage = label == "redundnt"')[0]!.hint, "did you mean `redundant`?");
   assert.match(errors('advantage = outcome == "x"')[0]!.message, /only be compared with `label`/);
   assert.match(errors('task jsonl "d.jsonl"\nadvantage = label')[0]!.message, /needs a task with ground-truth step labels/);
+});
+
+test("refs name their source: built-in, probe, reward or let", () => {
+  const pre = 'probe belief { prompt "{steps}", score confidence }\nreward r = outcome\nlet l = 2 * r';
+  const p = plan(`${pre}\nadvantage = l + r + belief + outcome`);
+  const sources: string[] = [];
+  const walk = (f: { op: string; source?: string; name?: string; left?: unknown; right?: unknown }): void => {
+    if (f.op === "ref") sources.push(`${f.name}:${f.source}`);
+    if (f.op === "binary") (walk(f.left as typeof f), walk(f.right as typeof f));
+  };
+  walk(p.advantage!);
+  assert.deepEqual(sources, ["l:let", "r:reward", "belief:probe", "outcome:builtin"]);
+});
+
+test("the registry's sign, square and tanh are reachable from the DSL", () => {
+  assert.deepEqual(adv("square(logratio)"), { op: "unary", fn: "square", arg: { op: "ref", source: "builtin", name: "logratio", level: "token" }, level: "token" });
+  assert.deepEqual(adv("sign(-3) + tanh(0)"), { op: "num", value: -1, level: "group" });
+  assert.deepEqual(adv("clip(5, 0, 1)"), { op: "num", value: 1, level: "group" });
 });
 
 test("constants fold; `-0.5` is one number", () => {

@@ -5,9 +5,10 @@ import { loadPrelude } from "../../dsl/prelude.js";
 import type { Formula } from "../../dsl/plan.js";
 import { at, errors, plan } from "./helpers.js";
 
-const ref = (name: string, level: Formula["level"]): Formula => ({ op: "ref", name, level });
+const builtin = (name: "reward" | "outcome" | "logratio" | "step_reward", level: Formula["level"]): Formula => ({ op: "ref", source: "builtin", name, level });
+const ref = (source: "probe" | "reward" | "let", name: string, level: Formula["level"]): Formula => ({ op: "ref", source, name, level });
 const num = (value: number): Formula => ({ op: "num", value, level: "group" });
-const zscoreReward: Formula = { op: "call", fn: "zscore", args: [ref("reward", "response")], opts: {}, level: "response" };
+const zscoreReward: Formula = { op: "group", fn: "zscore", arg: builtin("reward", "response"), level: "response" };
 
 test("the prelude parses clean and defines the six methods", () => {
   const p = loadPrelude();
@@ -17,14 +18,14 @@ test("the prelude parses clean and defines the six methods", () => {
 
 test("use spro(beta = 0.05) with reward correct = outcome", () => {
   const p = plan("reward correct = outcome\nuse spro(beta = 0.05)", "advantage");
-  assert.deepEqual(p.rewards, [{ name: "correct", formula: ref("outcome", "response") }]);
+  assert.deepEqual(p.rewards, [{ name: "correct", formula: builtin("outcome", "response") }]);
   // SPRO (arXiv 2507.01551) eq. 13: zscore(r_o) + eq. 12 masked step advantage of eq. 11
   assert.deepEqual(p.advantage, {
     op: "binary", fn: "+", level: "token",
     left: zscoreReward,
     right: {
-      op: "call", fn: "center", opts: { by: "position" }, level: "token",
-      args: [{ op: "binary", fn: "*", left: num(0.05), right: { op: "call", fn: "cumsum", args: [ref("logratio", "token")], opts: {}, level: "token" }, level: "token" }],
+      op: "group", fn: "center", by: "position", level: "token",
+      arg: { op: "binary", fn: "*", left: num(0.05), right: { op: "scan", fn: "cumsum", gamma: 1, arg: builtin("logratio", "token"), level: "token" }, level: "token" },
     },
   });
   assert.deepEqual(p.objective, { kind: "clipped", clip: 0.2, clipHigh: 0.2, kl: 0, entropy: 0, norm: "response", maskTruncated: false });
@@ -36,15 +37,15 @@ test("use grpo and use dr_grpo", () => {
   assert.deepEqual(g.advantage, zscoreReward);
   assert.deepEqual(g.method, { name: "grpo", args: {} });
   const d = plan("use dr_grpo()");
-  assert.deepEqual(d.advantage, { op: "call", fn: "center", args: [ref("reward", "response")], opts: {}, level: "response" });
+  assert.deepEqual(d.advantage, { op: "group", fn: "center", arg: builtin("reward", "response"), level: "response" });
   assert.equal(d.objective?.kind === "clipped" && d.objective.norm, "constant");
 });
 
 test("use sspo(probe = belief, gamma = 0.9, lambda = 0.8) with a declared probe", () => {
   const p = plan('probe belief { prompt "{question}\\n{steps}", score yes_no(" Yes", " No") }\nuse sspo(probe = belief, gamma = 0.9, lambda = 0.8)');
   assert.deepEqual(p.advantage, {
-    op: "call", fn: "zscore", opts: {}, level: "step",
-    args: [{ op: "call", fn: "gae", args: [ref("step_reward", "step"), ref("belief", "step"), num(0.9), num(0.8)], opts: {}, level: "step" }],
+    op: "group", fn: "zscore", level: "step",
+    arg: { op: "gae", reward: builtin("step_reward", "step"), value: ref("probe", "belief", "step"), gamma: 0.9, lambda: 0.8, level: "step" },
   });
   assert.deepEqual(p.method, { name: "sspo", args: { probe: "belief", gamma: 0.9, lambda: 0.8 } });
   assert.deepEqual(p.probes[0]!.scorer, { kind: "yes_no", yes: " Yes", no: " No" });
@@ -97,7 +98,7 @@ test("an explicit objective or sampler wins over the method's; an explicit advan
   const r = compile("use grpo\nadvantage = center(reward)", { file: "t.sw" });
   assert.equal(r.diagnostics.length, 1);
   assert.equal(r.diagnostics[0]!.severity, "warning");
-  assert.equal(r.plan!.advantage!.op === "call" && r.plan!.advantage!.fn, "center");
+  assert.equal(r.plan!.advantage!.op === "group" && r.plan!.advantage!.fn, "center");
 });
 
 test("defaults: an empty spec is a valid partial plan", () => {

@@ -41,3 +41,9 @@ test("README snippets: each declaration checks clean on its own", () => {
     }
   }
 });
+
+test("README: every function and built-in of the op registry (dsl/ops.ts) is documented", async () => {
+  const { BUILTINS, FUNCTIONS } = await import("../../dsl/ops.js");
+  const section = readme.slice(readme.indexOf("## Formulas"), readme.indexOf("## Diagnostics"));
+  for (const name of [...FUNCTIONS, ...Object.keys(BUILTINS)]) assert.match(section, new RegExp(`\\b${name}\\b`), name);
+});

@@ -1,10 +1,10 @@
 /** Small ExperimentPlans for end-to-end tests, written as data (no DSL needed). */
 import type { ExperimentPlan, Formula } from "../../dsl/plan.js";
 
-const reward: Formula = { op: "ref", name: "reward", level: "response" };
+const reward: Formula = { op: "ref", source: "builtin", name: "reward", level: "response" };
 
 /** GRPO's advantage: zscore(reward) (DeepSeekMath eq. for outcome supervision). */
-export const GRPO_ADVANTAGE: Formula = { op: "call", fn: "zscore", args: [reward], opts: {}, level: "response" };
+export const GRPO_ADVANTAGE: Formula = { op: "group", fn: "zscore", arg: reward, level: "response" };
 
 /** A tiny run: a 1-layer model, two-operand sums, a short SFT and a few RL iterations. */
 export function tinyPlan(overrides: Partial<ExperimentPlan> = {}): ExperimentPlan {

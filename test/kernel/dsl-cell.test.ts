@@ -29,14 +29,16 @@ test("the spec keeps the cell's line numbers (line 1 is the magic line)", () => 
 });
 
 test("formulas print back with the precedence they were parsed with", () => {
-  const ref = (name: string) => ({ op: "ref", name, level: "step" }) as const;
+  const ref = (name: string) => ({ op: "ref", source: "let", name, level: "step" }) as const;
   const num = (value: number) => ({ op: "num", value, level: "step" }) as const;
   // (a - b) * c  and  a - b * c
   assert.equal(formatFormula({ op: "binary", fn: "*", level: "step", left: { op: "binary", fn: "-", level: "step", left: ref("a"), right: ref("b") }, right: ref("c") }), "(a - b) * c");
   assert.equal(formatFormula({ op: "binary", fn: "-", level: "step", left: ref("a"), right: { op: "binary", fn: "*", level: "step", left: ref("b"), right: ref("c") } }), "a - b * c");
   // a - (b - c): the right operand of a left-associative operator keeps its parentheses
   assert.equal(formatFormula({ op: "binary", fn: "-", level: "step", left: ref("a"), right: { op: "binary", fn: "-", level: "step", left: ref("b"), right: ref("c") } }), "a - (b - c)");
-  assert.equal(formatFormula({ op: "call", fn: "zscore", args: [ref("outcome")], opts: { by: "position" }, level: "step" }), "zscore(outcome, by: position)");
+  assert.equal(formatFormula({ op: "group", fn: "zscore", arg: ref("outcome"), by: "position", level: "step" }), "zscore(outcome, by position)");
+  assert.equal(formatFormula({ op: "reduce", fn: "sum", arg: ref("x"), over: "step", level: "step" }), "sum(x over step)");
+  assert.equal(formatFormula({ op: "scan", fn: "discount", arg: ref("x"), gamma: 0.9, level: "step" }), "discount(x, 0.9)");
   assert.equal(formatFormula({ op: "unary", fn: "neg", arg: num(2), level: "step" }), "-2");
 });
 

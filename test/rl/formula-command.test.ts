@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { runAdvantageCommand, type CompileFn } from "../../src/rl/advantage-command.js";
 import { assertClose, FIXTURES } from "./formula-helpers.js";
+import { PLAN_FIXTURES, planText } from "../fixtures/batches/make-plans.js";
 
 const fx = (name: string) => path.join(FIXTURES, name);
 const A_WIN = 1.1546985; // GRPO group 0 winner: (2/3) / (sqrt(1/3) + 1e-6)
@@ -23,6 +24,10 @@ async function advantages(spec: string, batch: string): Promise<number[][]> {
   assert.deepEqual(Object.keys(out), ["advantages"]);
   return out.advantages;
 }
+
+test("the committed plan fixtures are what their specs compile to (npx tsx test/fixtures/batches/make-plans.ts)", () => {
+  for (const name of PLAN_FIXTURES) assert.equal(fs.readFileSync(fx(`${name}.plan.json`), "utf8"), planText(name), name);
+});
 
 test("grpo plan on the ragged batch: one unpadded array per response, group by group", async () => {
   assertClose(await advantages("grpo.plan.json", "ragged.json"), [[A_WIN, A_WIN], [A_LOSE, A_LOSE, A_LOSE], [A_LOSE], [0, 0], [0]]);
@@ -59,7 +64,14 @@ test("a malformed batch: exit 1, the field and the response named, nothing on st
     // the sspo plan reads a probe the ragged batch does not record
     r = await runAdvantageCommand(fx("sspo.plan.json"), fx("ragged.json"));
     assert.equal(r.exitCode, 1);
-    assert.match(r.stderr, /unknown name "belief".*probes\.belief/);
+    assert.match(r.stderr, /probe "belief".*probes\.belief/);
+    // a plan.json of the IR before the op registry (calls as { op: "call", fn }) is refused by name
+    const old = JSON.parse(fs.readFileSync(fx("grpo.plan.json"), "utf8"));
+    old.advantage = { op: "call", fn: "zscore", args: [{ op: "ref", name: "reward", level: "response" }], opts: {}, level: "response" };
+    fs.writeFileSync(path.join(dir, "old.plan.json"), JSON.stringify(old));
+    r = await runAdvantageCommand(path.join(dir, "old.plan.json"), fx("ragged.json"));
+    assert.equal(r.exitCode, 1);
+    assert.match(r.stderr, /unknown formula node "call".*compile the spec again/);
   } finally {
     fs.rmSync(dir, { recursive: true });
   }

@@ -7,6 +7,10 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import type { ExperimentPlan, Formula, Granularity } from "../../dsl/plan.js";
+import {
+  GROUP_OPS, isBuiltin, MATH_FNS, REDUCTIONS, SCANS,
+  type BinaryFn, type GroupBy, type GroupFn, type MathFn, type ReduceFn, type ReduceOver, type ScanFn, type UnaryFn,
+} from "../../dsl/ops.js";
 import type { RolloutBatch } from "../../src/rl/batch.js";
 import { finest } from "../../src/rl/formula/types.js";
 
@@ -17,22 +21,37 @@ export function loadFixture(name: string): RolloutBatch {
 }
 
 export const num = (value: number, level: Granularity = "group"): Formula => ({ op: "num", value, level });
-export const ref = (name: string, level: Granularity): Formula => ({ op: "ref", name, level });
-export const bin = (fn: string, left: Formula, right: Formula): Formula => ({
+/** A name: a built-in of the registry, else a probe at step level, else a let (or reward: both resolve from the plan). */
+export const ref = (name: string, level: Granularity): Formula =>
+  isBuiltin(name) ? { op: "ref", source: "builtin", name, level } : { op: "ref", source: level === "step" ? "probe" : "let", name, level };
+export const bin = (fn: BinaryFn, left: Formula, right: Formula): Formula => ({
   op: "binary",
   fn,
   left,
   right,
   level: finest(left.level, right.level),
 });
-export const un = (fn: string, arg: Formula): Formula => ({ op: "unary", fn, arg, level: arg.level });
-export const call = (fn: string, args: Formula[], level: Granularity, opts: Record<string, string | number> = {}): Formula => ({
-  op: "call",
-  fn,
-  args,
-  opts,
-  level,
-});
+export const un = (fn: UnaryFn, arg: Formula): Formula => ({ op: "unary", fn, arg, level: arg.level });
+const constant = (f: Formula | undefined): number => {
+  if (f?.op !== "num") throw new Error("a constant argument must be a number");
+  return f.value;
+};
+/**
+ * A function call as the DSL writes it, lowered to its IR node by the registry (dsl/ops.ts):
+ * `call("center", [x], "token", { by: "position" })`, `call("sum", [x], "step", { over: "step" })`.
+ */
+export function call(fn: string, args: Formula[], level: Granularity, opts: { over?: ReduceOver; by?: GroupBy } = {}): Formula {
+  const has = (t: object) => Object.hasOwn(t, fn);
+  if (has(GROUP_OPS)) return { op: "group", fn: fn as GroupFn, arg: args[0]!, level, ...(opts.by ? { by: opts.by } : {}) };
+  if (has(REDUCTIONS) && args.length === 1) return { op: "reduce", fn: fn as ReduceFn, over: opts.over ?? (level === "step" ? "step" : "response"), arg: args[0]!, level };
+  if (has(SCANS)) {
+    const g = SCANS[fn as ScanFn].gamma;
+    return { op: "scan", fn: fn as ScanFn, gamma: g === "arg" ? constant(args[1]) : g, arg: args[0]!, level };
+  }
+  if (fn === "gae") return { op: "gae", reward: args[0]!, value: args[1]!, gamma: constant(args[2]), lambda: constant(args[3]), level };
+  if (has(MATH_FNS)) return { op: "math", fn: fn as MathFn, args, level };
+  throw new Error(`not a function of the registry: ${fn}`);
+}
 
 /** GRPO (arXiv 2402.03300): A = zscore(reward) */
 export const GRPO: Formula = call("zscore", [ref("reward", "response")], "response");

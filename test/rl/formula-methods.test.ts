@@ -156,6 +156,6 @@ test("memory: numTensors stays flat across repeated computeAdvantages calls", ()
 test("a plan without an advantage is refused with the fix", () => {
   const bt = toBatchTensors(validateBatch(loadFixture("ragged.json")));
   assert.throws(() => computeAdvantages({ rewards: [], lets: [], probes: [] }, bt), /no advantage formula.*use grpo/);
-  assert.throws(() => computeAdvantages(plan(call("zscore", [ref("nonsense", "step")], "step")), bt), /unknown name "nonsense"/);
+  assert.throws(() => computeAdvantages(plan(call("zscore", [ref("nonsense", "step")], "step")), bt), /probe "nonsense"/);
   bt.dispose();
 });

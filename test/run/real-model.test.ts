@@ -39,8 +39,8 @@ function realPlan(): ExperimentPlan {
     model: { kind: "load", path: QWEN },
     task: { kind: "jsonl", path: GSM, question: "question", answer: "answer", onError: "refuse", heldOut: 2 },
     rewards: [
-      { name: "correct", formula: { op: "ref", name: "outcome", level: "response" } },
-      { name: "lines", formula: { op: "ref", name: "steps", level: "response" } },
+      { name: "correct", formula: { op: "ref", source: "builtin", name: "outcome", level: "response" } },
+      { name: "lines", formula: { op: "ref", source: "builtin", name: "steps", level: "response" } },
     ],
     advantage: GRPO_ADVANTAGE,
     sampler: { kind: "standard", temperature: 1, topP: 1, topK: 0, maxTokens: 16 },

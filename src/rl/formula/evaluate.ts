@@ -8,10 +8,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { ExperimentPlan, Formula } from "../../../dsl/plan.js";
 import type { BatchTensors } from "../batch-tensors.js";
-import { groupOp, GROUP_OPS, type GroupBy, type GroupOp } from "./group.js";
+import { SCANS, type BinaryFn, type BuiltinName, type MathFn, type UnaryFn } from "../../../dsl/ops.js";
+import { groupOp } from "./group.js";
 import { clean, maskOf, shapeOf, toLevel } from "./levels.js";
-import { reduce, REDUCTIONS, type Reduction } from "./reduce.js";
-import { cumsum, discount, gae, revcumsum } from "./scan.js";
+import { reduce } from "./reduce.js";
+import { gae, scan } from "./scan.js";
 import { finest, FormulaError, type FormulaContext, type Granularity, type Leveled } from "./types.js";
 
 export type AdvantagePlan = Pick<ExperimentPlan, "rewards" | "lets" | "advantage" | "probes">;
@@ -148,51 +149,50 @@ class Environment {
   }
 }
 
-/** Built-in refs of dsl/plan.ts. `tokens` is the step's token count at step/token level, the response's above. */
-function builtin(name: string, level: Granularity, bt: BatchTensors): Leveled | undefined {
-  switch (name) {
-    case "logp":
-      return { level: "token", value: bt.logp };
-    case "logp_ref":
-      return { level: "token", value: bt.logpRef };
-    case "logratio":
-      return { level: "token", value: tf.sub(bt.logp, bt.logpRef) }; // log(pi_old / pi_ref) per token
-    case "entropy":
-      return { level: "token", value: bt.entropy };
-    case "position":
-      return { level: "token", value: bt.position };
-    case "index":
-      return { level: "step", value: bt.stepIndex };
-    case "label":
-      return { level: "step", value: bt.stepLabel };
-    case "tokens":
-      return level === "step" || level === "token" ? { level: "step", value: bt.stepTokens } : { level: "response", value: bt.responseTokens };
-    case "outcome":
-      return { level: "response", value: bt.outcome };
-    case "steps":
-      return { level: "response", value: bt.responseSteps };
-    case "truncated":
-      return { level: "response", value: bt.truncated };
-  }
-  return undefined;
-}
+/**
+ * Every built-in of the registry (dsl/ops.ts BUILTINS), read from the batch. `tokens` is the
+ * step's token count at step/token level, the response's above. `reward` and `step_reward` come
+ * from the declared rewards (Environment.rewardTotals) when the context resolves them; without
+ * declared rewards r_o = outcome, on the last step.
+ */
+const BUILTIN_VALUES: Record<BuiltinName, (bt: BatchTensors, level: Granularity) => Leveled> = {
+  logp: (bt) => ({ level: "token", value: bt.logp }),
+  logp_ref: (bt) => ({ level: "token", value: bt.logpRef }),
+  logratio: (bt) => ({ level: "token", value: tf.sub(bt.logp, bt.logpRef) }), // log(pi_old / pi_ref) per token
+  entropy: (bt) => ({ level: "token", value: bt.entropy }),
+  position: (bt) => ({ level: "token", value: bt.position }),
+  index: (bt) => ({ level: "step", value: bt.stepIndex }),
+  label: (bt) => ({ level: "step", value: bt.stepLabel }),
+  tokens: (bt, level) => (level === "step" || level === "token" ? { level: "step", value: bt.stepTokens } : { level: "response", value: bt.responseTokens }),
+  outcome: (bt) => ({ level: "response", value: bt.outcome }),
+  steps: (bt) => ({ level: "response", value: bt.responseSteps }),
+  truncated: (bt) => ({ level: "response", value: bt.truncated }),
+  reward: (bt) => ({ level: "response", value: bt.outcome }),
+  step_reward: (bt) => ({ level: "step", value: tf.mul(bt.stepLast, tf.reshape(bt.outcome, [bt.N, 1])) }),
+};
 
-function resolveRef(name: string, level: Granularity, ctx: FormulaContext): Leveled {
+function resolveRef(f: Extract<Formula, { op: "ref" }>, ctx: FormulaContext): Leveled {
   const bt = ctx.batch;
-  const declared = ctx.resolve?.(name);
-  if (declared) return declared;
-  const probe = bt.probes[name];
-  if (probe) return { level: "step", value: probe }; // u[k]: the probe's value before step k
-  const b = builtin(name, level, bt);
-  if (b) return b;
-  // no declared rewards in this context: r_o = outcome, on the last step
-  if (name === "reward") return { level: "response", value: bt.outcome };
-  if (name === "step_reward") return { level: "step", value: tf.mul(bt.stepLast, tf.reshape(bt.outcome, [bt.N, 1])) };
-  throw new FormulaError(
-    Object.keys(bt.probes).length === 0 && level === "step"
-      ? `unknown name "${name}": no reward, let or built-in has it, and the batch records no probes (responses[].probes.${name})`
-      : `unknown name "${name}": not a reward, let, probe recorded in the batch, or built-in`,
-  );
+  const { name, level } = f;
+  switch (f.source) {
+    case "builtin":
+      return (f.name === "reward" || f.name === "step_reward" ? ctx.resolve?.(f.name) : undefined) ?? BUILTIN_VALUES[f.name](bt, level);
+    case "probe": {
+      const probe = bt.probes[name];
+      if (probe) return { level: "step", value: probe }; // u[k]: the probe's value before step k
+      throw new FormulaError(
+        Object.keys(bt.probes).length === 0
+          ? `probe "${name}": the batch records no probes (responses[].probes.${name})`
+          : `probe "${name}" is not recorded in the batch (it has ${Object.keys(bt.probes).join(", ")})`,
+      );
+    }
+    case "reward":
+    case "let": {
+      const v = ctx.resolve?.(name);
+      if (v) return v;
+      throw new FormulaError(`unknown ${f.source} "${name}": the plan declares no ${f.source} of that name`);
+    }
+  }
 }
 
 /** A number known when the formula is evaluated (gamma, lambda): a constant, or a rank-0 value. */
@@ -203,7 +203,7 @@ function constant(f: Formula, ctx: FormulaContext, what: string): number {
   return v.dataSync()[0];
 }
 
-const UNARY: Record<string, (x: tf.Tensor) => tf.Tensor> = {
+const UNARY: Record<UnaryFn, (x: tf.Tensor) => tf.Tensor> = {
   neg: (x) => tf.neg(x),
   not: (x) => tf.cast(tf.equal(x, 0), "float32"),
   exp: (x) => tf.exp(x),
@@ -218,7 +218,7 @@ const UNARY: Record<string, (x: tf.Tensor) => tf.Tensor> = {
 
 const asFloat = (b: tf.Tensor) => tf.cast(b, "float32");
 const truthy = (x: tf.Tensor) => tf.notEqual(x, 0);
-const BINARY: Record<string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor> = {
+const BINARY: Record<BinaryFn, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor> = {
   "+": (a, b) => tf.add(a, b),
   "-": (a, b) => tf.sub(a, b),
   "*": (a, b) => tf.mul(a, b),
@@ -232,6 +232,12 @@ const BINARY: Record<string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor> = {
   "!=": (a, b) => asFloat(tf.notEqual(a, b)),
   and: (a, b) => asFloat(tf.logicalAnd(truthy(a), truthy(b))),
   or: (a, b) => asFloat(tf.logicalOr(truthy(a), truthy(b))),
+};
+
+const MATH: Record<MathFn, (...xs: tf.Tensor[]) => tf.Tensor> = {
+  min: (a, b) => tf.minimum(a!, b!),
+  max: (a, b) => tf.maximum(a!, b!),
+  clip: (x, lo, hi) => tf.minimum(tf.maximum(x!, lo!), hi!),
 };
 
 /** Broadcasts operands to their finest level (and the node's), then applies `op`. */
@@ -248,69 +254,32 @@ function evalNode(f: Formula, ctx: FormulaContext): Leveled {
     case "num":
       return { level: f.level, value: tf.scalar(f.value, "float32") };
     case "ref":
-      return resolveRef(f.name, f.level, ctx);
-    case "unary": {
-      const fn = UNARY[f.fn];
-      if (!fn) throw new FormulaError(`unknown function ${f.fn}(x)`);
-      return elementwise(f, [evalNode(f.arg, ctx)], ctx, fn);
-    }
-    case "binary": {
-      const fn = BINARY[f.fn];
-      if (!fn) throw new FormulaError(`unknown operator ${f.fn}`);
-      return elementwise(f, [evalNode(f.left, ctx), evalNode(f.right, ctx)], ctx, fn);
-    }
+      return resolveRef(f, ctx);
+    case "unary":
+      return elementwise(f, [evalNode(f.arg, ctx)], ctx, UNARY[f.fn]);
+    case "binary":
+      return elementwise(f, [evalNode(f.left, ctx), evalNode(f.right, ctx)], ctx, BINARY[f.fn]);
     case "if":
       return elementwise(f, [evalNode(f.cond, ctx), evalNode(f.then, ctx), evalNode(f.else, ctx)], ctx, (c, a, b) =>
         tf.where(truthy(c), a, b),
       );
-    case "call":
-      return evalCall(f, ctx, bt);
-  }
-}
-
-function evalCall(f: Extract<Formula, { op: "call" }>, ctx: FormulaContext, bt: BatchTensors): Leveled {
-  const arity = (n: number) => {
-    if (f.args.length !== n) throw new FormulaError(`${f.fn} takes ${n} argument${n === 1 ? "" : "s"}, found ${f.args.length}`);
-  };
-  const over = f.opts.over as Granularity | undefined;
-  // 1) reductions (sum mean last max min with one argument)
-  if (REDUCTIONS.includes(f.fn) && (f.args.length === 1 || over !== undefined)) {
-    arity(1);
-    const to = over ?? (f.level === "step" ? "step" : "response");
-    return reduce(f.fn as Reduction, evalNode(f.args[0], ctx), to, bt);
-  }
-  // 2) group operators
-  if (GROUP_OPS.includes(f.fn)) {
-    arity(1);
-    return groupOp(f.fn as GroupOp, evalNode(f.args[0], ctx), f.level, f.opts.by as GroupBy, bt);
-  }
-  switch (f.fn) {
-    // 3) math
-    case "min":
-    case "max":
-      arity(2);
-      return elementwise(f, [evalNode(f.args[0], ctx), evalNode(f.args[1], ctx)], ctx, f.fn === "min" ? tf.minimum : tf.maximum);
-    case "clip":
-      arity(3);
-      return elementwise(f, f.args.map((a) => evalNode(a, ctx)), ctx, (x, lo, hi) => tf.minimum(tf.maximum(x, lo), hi));
-    // 4) scans
-    case "cumsum":
-      arity(1);
-      return cumsum(evalNode(f.args[0], ctx), f.level, bt);
-    case "revcumsum":
-      arity(1);
-      return revcumsum(evalNode(f.args[0], ctx), f.level, bt);
-    case "discount":
-      arity(2);
-      return discount(evalNode(f.args[0], ctx), constant(f.args[1], ctx, "discount's gamma"), f.level, bt);
-    case "gae": {
-      arity(4);
-      const gamma = constant(f.args[2], ctx, "gae's gamma");
-      const lambda = constant(f.args[3], ctx, "gae's lambda");
-      return gae(evalNode(f.args[0], ctx), evalNode(f.args[1], ctx), gamma, lambda, f.level, bt);
+    case "math":
+      return elementwise(f, f.args.map((a) => evalNode(a, ctx)), ctx, MATH[f.fn]);
+    case "reduce":
+      return reduce(f.fn, evalNode(f.arg, ctx), f.over, bt);
+    case "group":
+      return groupOp(f.fn, evalNode(f.arg, ctx), f.level, f.by, bt);
+    case "scan":
+      return scan(SCANS[f.fn].direction, f.gamma, evalNode(f.arg, ctx), f.level, bt);
+    case "gae":
+      return gae(evalNode(f.reward, ctx), evalNode(f.value, ctx), f.gamma, f.lambda, f.level, bt);
+    default: {
+      const unknown: never = f;
+      throw new FormulaError(
+        `unknown formula node ${JSON.stringify((unknown as { op?: unknown }).op)}: the plan was compiled by another version of Stepwise; compile the spec again`,
+      );
     }
   }
-  throw new FormulaError(`unknown function ${f.fn}(…)`);
 }
 
 export { maskOf, shapeOf };

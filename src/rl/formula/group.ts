@@ -18,12 +18,11 @@ import type { BatchTensors } from "../batch-tensors.js";
 import { clean, maskOf, toLevel } from "./levels.js";
 import { FormulaError, finest, type Granularity, type Leveled } from "./types.js";
 
-export type GroupOp = "center" | "zscore" | "rank";
-export const GROUP_OPS: readonly string[] = ["center", "zscore", "rank"];
-export type GroupBy = "position" | "step_index" | undefined;
+import { STD_EPS, type GroupBy as By, type GroupFn } from "../../../dsl/ops.js";
 
-/** zscore's denominator: std + EPS (ALGORITHMS.md: every division by a std adds 1e-6, as TRL and verl). */
-export const STD_EPS = 1e-6;
+export { STD_EPS };
+export type GroupOp = GroupFn;
+export type GroupBy = By | undefined;
 
 /** The level a group op works at, given the node's level, x's level and `by`. */
 export function groupOpLevel(nodeLevel: Granularity, x: Leveled, by: GroupBy): Granularity {

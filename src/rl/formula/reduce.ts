@@ -11,8 +11,9 @@ import type { BatchTensors } from "../batch-tensors.js";
 import { clean, maskOf } from "./levels.js";
 import { FormulaError, LEVEL_ORDER, type Granularity, type Leveled } from "./types.js";
 
-export type Reduction = "sum" | "mean" | "last" | "max" | "min";
-export const REDUCTIONS: readonly string[] = ["sum", "mean", "last", "max", "min"];
+import type { ReduceFn } from "../../../dsl/ops.js";
+
+export type Reduction = ReduceFn;
 
 /** Reduces `v` to `to` ("step" or "response"). A value already at or above `to` is returned as is. */
 export function reduce(kind: Reduction, v: Leveled, to: Granularity, bt: BatchTensors): Leveled {

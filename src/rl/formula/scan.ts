@@ -9,7 +9,6 @@ import type { BatchTensors } from "../batch-tensors.js";
 import { clean, maskOf, toLevel } from "./levels.js";
 import { FormulaError, finest, type Granularity, type Leveled } from "./types.js";
 
-export const SCANS: readonly string[] = ["cumsum", "revcumsum", "discount", "gae"];
 
 /** The level a scan runs at: token or step (coarser values broadcast down first). */
 export function scanLevel(nodeLevel: Granularity, ...args: Leveled[]): "token" | "step" {
@@ -22,14 +21,14 @@ export function scanLevel(nodeLevel: Granularity, ...args: Leveled[]): "token" |
 
 /**
  * [L, L] matrix W with y = x W:
- *   forward (cumsum):  W[l', l] = 1 for l' <= l                 y[l] = sum_{l'<=l} x[l']
+ *   forward (cumsum):  W[l', l] = g^(l-l') for l' <= l          y[l] = sum_{m>=0} g^m x[l-m]
  *   backward:          W[l', l] = g^(l'-l) for l' >= l          y[l] = sum_{m>=0} g^m x[l+m]
  */
 function scanMatrix(L: number, direction: "forward" | "backward", g = 1): tf.Tensor2D {
   const w = new Float32Array(L * L);
   for (let a = 0; a < L; a++) {
     for (let b = 0; b < L; b++) {
-      if (direction === "forward" ? a <= b : a >= b) w[a * L + b] = direction === "forward" ? 1 : Math.pow(g, a - b);
+      if (direction === "forward" ? a <= b : a >= b) w[a * L + b] = Math.pow(g, Math.abs(a - b));
     }
   }
   return tf.tensor2d(w, [L, L]);
@@ -39,23 +38,20 @@ function lengthOf(level: "token" | "step", bt: BatchTensors): number {
   return level === "token" ? bt.T : bt.K;
 }
 
-/** cumsum: y[l] = sum_{l' <= l} x[l'] (e.g. SPRO arXiv 2507.01551 eq. 11, R[i,t] = beta * sum_{j<=t} logratio). */
-export function cumsum(x: Leveled, nodeLevel: Granularity, bt: BatchTensors): Leveled {
+/**
+ * A scan of the registry (dsl/ops.ts SCANS) within each response: forward y[l] = sum_{l' <= l} x[l']
+ * (cumsum; SPRO arXiv 2507.01551 eq. 11, R[i,t] = beta * sum_{j<=t} logratio), backward
+ * y[l] = sum_{m >= 0} gamma^m x[l + m] (revcumsum with gamma 1, reward-to-go; discount).
+ */
+export function scan(direction: "forward" | "backward", gamma: number, x: Leveled, nodeLevel: Granularity, bt: BatchTensors): Leveled {
   const level = scanLevel(nodeLevel, x);
   const xv = clean(toLevel(x, level, bt, true), maskOf(level, bt)); // [N, L]
-  return { level, value: tf.matMul(xv, scanMatrix(lengthOf(level, bt), "forward")) };
-}
-
-/** revcumsum: y[l] = sum_{l' >= l} x[l'] (reward-to-go; DeepSeekMath process supervision, PRIME). */
-export function revcumsum(x: Leveled, nodeLevel: Granularity, bt: BatchTensors): Leveled {
-  return discount(x, 1, nodeLevel, bt);
+  return { level, value: tf.matMul(xv, scanMatrix(lengthOf(level, bt), direction, gamma)) };
 }
 
 /** discount(x, gamma): y[l] = sum_{m >= 0} gamma^m x[l + m], within the response. */
 export function discount(x: Leveled, gamma: number, nodeLevel: Granularity, bt: BatchTensors): Leveled {
-  const level = scanLevel(nodeLevel, x);
-  const xv = clean(toLevel(x, level, bt, true), maskOf(level, bt)); // [N, L]
-  return { level, value: tf.matMul(xv, scanMatrix(lengthOf(level, bt), "backward", gamma)) };
+  return scan("backward", gamma, x, nodeLevel, bt);
 }
 
 /**
