@@ -8,24 +8,34 @@
  * from the cache) once a quarter of the rows are done, so a long tail costs little.
  *
  * The categorical draw uses a seeded JavaScript PRNG, so a seed reproduces the samples on the CPU
- * backends. Returned log-probs and entropies are those of the untempered policy (lp_old of the RL
- * loop), whatever temperature / top-k / top-p shaped the draw.
+ * backends. Returned log-probs and entropies are those of the policy at the sampling temperature,
+ * log_softmax(logits / T) (T = 0, greedy: the untempered policy), as TRL's GRPOTrainer and verl's
+ * dp_actor compute them; top-k / top-p shape the draw only.
+ *
+ * A sequence that ends on a stop token (eos, end-of-turn) keeps it: it is the last of `tokens`,
+ * with its log-prob and entropy (the model's decision to stop, which RL trains like any other
+ * token: TRL's completion mask and verl's response mask include it), and `text` is the decoded
+ * response without it. `finish` says why the sequence ended.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { seededRandom } from "../random.js";
 import type { SampleOptions, SampleResult } from "./types.js";
 import type { LayerKV, Transformer } from "./transformer.js";
 
-/** Untempered log-softmax of one row (float64), and its entropy -sum p log p. */
-function logSoftmaxRow(row: Float32Array | Float64Array, out: Float64Array): number {
+/**
+ * log_softmax(row / T) of one row of logits (float64), and its entropy -sum p log p.
+ * T = 1 (or T <= 0, greedy) is the untempered policy.
+ */
+function logSoftmaxRow(row: Float32Array | Float64Array, out: Float64Array, temperature: number): number {
+  const inv = temperature > 0 ? 1 / temperature : 1;
   let max = -Infinity;
-  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
+  for (let i = 0; i < row.length; i++) if (row[i] * inv > max) max = row[i] * inv;
   let z = 0;
-  for (let i = 0; i < row.length; i++) z += Math.exp(row[i] - max);
+  for (let i = 0; i < row.length; i++) z += Math.exp(row[i] * inv - max);
   const lz = Math.log(z) + max;
   let h = 0;
   for (let i = 0; i < row.length; i++) {
-    out[i] = row[i] - lz;
+    out[i] = row[i] * inv - lz;
     h -= Math.exp(out[i]) * out[i];
   }
   return h;
@@ -96,13 +106,15 @@ export function sample(
   const rand = seededRandom(opts.seed ?? 0);
   const V = c.vocabSize;
 
-  const results: SampleResult[] = prompts.map(() => ({ tokens: [], text: "", logp: [], entropy: [], truncated: false }));
+  const results: SampleResult[] = prompts.map(() => ({ tokens: [], text: "", logp: [], entropy: [], truncated: false, finish: "length" }));
   const plen = prompts.map((p) => p.length);
   const done = new Array<boolean>(B).fill(false);
   // prompts that already fill the context can generate nothing
   for (let b = 0; b < B; b++) {
     if (plen[b] >= c.contextLength || opts.maxNewTokens === 0) { done[b] = true; results[b].truncated = true; }
   }
+  // the draw is from the tempered log-probs, so it needs no further temperature
+  const drawTemperature = temperature > 0 ? 1 : 0;
 
   // 1) batched prefill of the left-padded prompts
   const L = Math.max(...plen);
@@ -142,17 +154,18 @@ export function sample(
       for (let r = 0; r < rows.length; r++) {
         const b = rows[r];
         if (done[b]) continue;
-        const h = logSoftmaxRow(logits.subarray(r * V, (r + 1) * V), lp);
-        const tok = draw(lp, temperature, topK, topP, rand);
+        const h = logSoftmaxRow(logits.subarray(r * V, (r + 1) * V), lp, temperature);
+        const tok = draw(lp, drawTemperature, topK, topP, rand);
         const res = results[b];
-        if (stopTokens.has(tok)) { done[b] = true; continue; }
         res.tokens.push(tok);
         res.logp.push(lp[tok]);
         res.entropy.push(h);
         next[r] = tok;
+        // the stop token is kept (it was drawn where there was room for it)
+        if (stopTokens.has(tok)) { done[b] = true; res.finish = "stop"; continue; }
         if (stops.length) {
           const text = decode(res.tokens);
-          if (stops.some((st) => text.endsWith(st))) { done[b] = true; continue; }
+          if (stops.some((st) => text.endsWith(st))) { done[b] = true; res.finish = "stop_string"; continue; }
         }
         if (res.tokens.length >= opts.maxNewTokens || plen[b] + res.tokens.length >= c.contextLength) {
           done[b] = true;
@@ -197,6 +210,6 @@ export function sample(
   } finally {
     for (const { k, v } of cache) { k.dispose(); v.dispose(); }
   }
-  for (const r of results) r.text = decode(r.tokens);
+  for (const r of results) r.text = decode(r.finish === "stop" ? r.tokens.slice(0, -1) : r.tokens);
   return results;
 }

@@ -18,7 +18,7 @@
  * regrouped as [B, kvHeads, rep*T, hd] so each key/value head serves its query heads in one product).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { ModelConfig, ParamMap, TokenScores } from "./types.js";
+import type { ModelConfig, ParamMap, ScoreOptions, TokenScores } from "./types.js";
 import { validateConfig } from "./config.js";
 
 /** One parameter: its name, shape here and in the HF file, and its initialisation. */
@@ -428,16 +428,22 @@ export class Transformer {
    * Per-token log-prob of the actual next token and per-token entropy, [B, T-1] each, one
    * forward pass; differentiable (use inside tf.variableGrads / optimizer.minimize). Sequences are
    * right-padded; positions past a sequence's end hold values for padding, to be masked by the caller.
-   * With `entropy: false` the entropy is not computed and is returned as zeros.
+   * With `entropy: false` the entropy is not computed and is returned as zeros. With
+   * `temperature` T the scores are those of the tempered policy, log_softmax(logits / T), the
+   * distribution the RL rollouts sample from (TRL's GRPOTrainer and verl's dp_actor divide the
+   * logits by the temperature the same way).
    */
-  score(tokens: tf.Tensor2D, opts: { entropy?: boolean } = {}): TokenScores {
+  score(tokens: tf.Tensor2D, opts: ScoreOptions = {}): TokenScores {
     const [B, T] = tokens.shape;
     if (T < 2) throw new Error(`score needs sequences of at least 2 tokens, got ${T}`);
+    const temperature = opts.temperature ?? 1;
+    if (!(temperature > 0)) throw new Error(`score: temperature must be > 0, got ${temperature}`);
     return tf.tidy(() => {
       const { hidden } = this.forward(tokens);
       const N = B * (T - 1), V = this.config.vocabSize;
       const h = tf.reshape(tf.slice(hidden, [0, 0, 0], [B, T - 1, this.config.width]), [N, this.config.width]) as tf.Tensor2D;
-      const logp = tf.logSoftmax(this.head(h)); // [N, V]
+      const logits = this.head(h); // [N, V]
+      const logp = tf.logSoftmax(temperature === 1 ? logits : tf.div(logits, temperature)); // [N, V]
       const next = tf.reshape(tf.slice(tokens, [0, 1], [B, T - 1]), [N]);
       // cast, not oneHot(..., 'float32'): tfjs-backend-wasm 4.22 returns int32 bit patterns for the latter
       const pick = tf.cast(tf.oneHot(tf.cast(next, "int32"), V), "float32");

@@ -35,6 +35,13 @@ export interface ModelConfig {
 export type ParamMap = Map<string, tf.Variable>;
 
 /** Per-token scores of given sequences, one forward pass. */
+export interface ScoreOptions {
+  /** compute the entropy (default true) */
+  entropy?: boolean;
+  /** the sampling temperature T: scores are log_softmax(logits / T) (default 1; as TRL and verl) */
+  temperature?: number;
+}
+
 export interface TokenScores {
   /** [B, T-1]: log pi(tokens[b, t+1] | tokens[b, <= t]) */
   logp: tf.Tensor2D;
@@ -50,19 +57,24 @@ export interface SampleOptions {
   topP?: number;
   /** a sequence stops (stop text included) when its decoded response ends with one of these */
   stop?: string[];
-  /** token ids that end a sequence (eos), not included in the output */
+  /** token ids that end a sequence (eos, end-of-turn); the one drawn is the last of the output's tokens */
   stopTokens?: number[];
   seed?: number;
 }
 
+/** Why a sampled sequence ended: a stop token, a stop string, or the token budget / context. */
+export type FinishReason = "stop" | "stop_string" | "length";
+
 export interface SampleResult {
-  /** generated token ids (prompt excluded) */
+  /** generated token ids (prompt excluded); ends with the stop token when finish = "stop" */
   tokens: number[];
+  /** the decoded response, without the stop token */
   text: string;
-  /** log-prob of each generated token under the sampling distribution before temperature (the policy) */
+  /** log-prob of each generated token at the sampling temperature, log_softmax(logits / T) (T = 0: untempered) */
   logp: number[];
-  /** entropy of the policy's next-token distribution at each generated token */
+  /** entropy of that tempered next-token distribution at each generated token */
   entropy: number[];
-  /** true when maxNewTokens or the context ran out before a stop */
+  /** true when maxNewTokens or the context ran out before a stop (finish = "length") */
   truncated: boolean;
+  finish: FinishReason;
 }

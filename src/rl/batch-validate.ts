@@ -3,7 +3,10 @@
  * Validate early, with a message that names the field and the group/response and says what was
  * expected: `groups[1].responses[2].step_ends: last value 9 must equal the token count 10`.
  */
+import type { FinishReason } from "../model/types.js";
 import type { RolloutBatch, RolloutGroup, RolloutResponse } from "./batch.js";
+
+const FINISH_REASONS: readonly FinishReason[] = ["stop", "stop_string", "length"];
 
 /** A malformed batch: `problems` lists every problem found (the message shows the first few). */
 export class BatchError extends Error {
@@ -103,6 +106,16 @@ function validateResponse(r: unknown, path: string, problems: string[]): void {
   if (r.truncated !== undefined && typeof r.truncated !== "boolean") {
     problems.push(`${path}.truncated: expected true or false, found ${describe(r.truncated)}`);
   }
+  // finish (optional: batches recorded before it existed have none)
+  if (r.finish !== undefined) {
+    if (typeof r.finish !== "string" || !FINISH_REASONS.includes(r.finish as FinishReason)) {
+      problems.push(`${path}.finish: expected one of ${FINISH_REASONS.map((f) => `"${f}"`).join(", ")}, found ${describe(r.finish)}`);
+    } else if (r.truncated === true && r.finish !== "length") {
+      problems.push(`${path}.finish: is "${r.finish}" but truncated is true (a truncated response finishes with "length")`);
+    } else if (r.finish === "stop" && n === 0) {
+      problems.push(`${path}.finish: is "stop" but the response has no tokens (a stopped response ends with its stop token)`);
+    }
+  }
 
   // 4) probes: K+1 values each (before the first step and after each step)
   if (r.probes !== undefined) {
@@ -143,6 +156,9 @@ function validateResponse(r: unknown, path: string, problems: string[]): void {
 export function validateBatch(json: unknown): RolloutBatch {
   const problems: string[] = [];
   if (!isObject(json)) throw new BatchError([`batch: expected an object {"groups": [...]}, found ${describe(json)}`]);
+  if (json.temperature !== undefined && !(typeof json.temperature === "number" && json.temperature > 0)) {
+    throw new BatchError([`temperature: expected a number > 0 (the sampling temperature of the log-probs), found ${describe(json.temperature)}`]);
+  }
   const groups = json.groups;
   if (!Array.isArray(groups)) throw new BatchError([`groups: expected an array of groups, found ${describe(groups)}`]);
   if (groups.length === 0) throw new BatchError([`groups: is empty, a batch holds at least one group`]);

@@ -99,6 +99,7 @@ export async function rlIteration(
     minibatch: opts.minibatch,
     lr: opts.lr,
     maxTokens: sampler.maxTokens,
+    temperature: ro.batch.temperature ?? 1,
   });
   const trainSeconds = (performance.now() - t1) / 1000;
 

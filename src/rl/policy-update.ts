@@ -28,6 +28,8 @@ export interface PolicyUpdateOptions {
   lr: number;
   /** the generation budget, for the "constant" (Dr. GRPO) normalisation */
   maxTokens: number;
+  /** the sampling temperature T: lp = log_softmax(logits / T), as lp_old and lp_ref were scored */
+  temperature: number;
 }
 
 /**
@@ -67,7 +69,7 @@ export function updatePolicy(
           optimizer,
           () => {
             const needEntropy = opts.objective.entropy !== 0;
-            const s = ctx.model.score(tokens, { entropy: needEntropy });
+            const s = ctx.model.score(tokens, { entropy: needEntropy, temperature: opts.temperature });
             const out = clippedPolicyLoss(
               { logp: s.logp, logpOld, logpRef, advantages: adv, mask, entropy: needEntropy ? s.entropy : undefined, truncated },
               opts.objective,

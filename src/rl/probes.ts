@@ -32,7 +32,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ProbePlan } from "../../dsl/plan.js";
-import type { SampleOptions, SampleResult, TokenScores } from "../model/types.js";
+import type { SampleOptions, SampleResult, ScoreOptions, TokenScores } from "../model/types.js";
 import type { Tokenizer } from "../tokenizer/types.js";
 import { stopTokenIds } from "../train/context.js";
 
@@ -41,8 +41,8 @@ export interface ScoringModel {
   readonly config: { readonly contextLength: number };
   /** [B, T] int32 right-padded -> [B, T, V] next-token logits */
   logits(tokens: tf.Tensor2D): tf.Tensor3D;
-  /** [B, T] -> logp, entropy [B, T-1] */
-  score(tokens: tf.Tensor2D, opts?: { entropy?: boolean }): TokenScores;
+  /** [B, T] -> logp, entropy [B, T-1] (at `opts.temperature`, default 1) */
+  score(tokens: tf.Tensor2D, opts?: ScoreOptions): TokenScores;
 }
 
 /** The batched sampler's signature (src/model/sample.ts). */
@@ -315,8 +315,10 @@ function scoreRows(model: ScoringModel, rows: ScoredRow[], chunk: number, padId:
 }
 
 function confidenceValue(r: SampleResult): number {
-  if (r.entropy.length === 0) return 1;
-  const mean = r.entropy.reduce((a, b) => a + b, 0) / r.entropy.length;
+  // the continuation's own tokens: a stop token (the decision to end) is not part of it
+  const ent = r.finish === "stop" ? r.entropy.slice(0, -1) : r.entropy;
+  if (ent.length === 0) return 1;
+  const mean = ent.reduce((a, b) => a + b, 0) / ent.length;
   return Math.exp(-mean);
 }
 

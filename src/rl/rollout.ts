@@ -33,8 +33,11 @@ export interface RolloutOptions {
   seed: number;
 }
 
-/** Scores rows with a model without gradient; returns per-response-token log-probs and entropies. */
-export function scoreResponses(model: Transformer, seq: SequenceBatch, chunk = 64): { logp: number[][]; entropy: number[][] } {
+/**
+ * Scores rows with a model without gradient; returns per-response-token log-probs and entropies
+ * at the sampling temperature, log_softmax(logits / T) (as TRL and verl score lp_old and lp_ref).
+ */
+export function scoreResponses(model: Transformer, seq: SequenceBatch, temperature = 1, chunk = 64): { logp: number[][]; entropy: number[][] } {
   const logp: number[][] = [];
   const entropy: number[][] = [];
   for (let start = 0; start < seq.tokens.length; start += chunk) {
@@ -45,7 +48,7 @@ export function scoreResponses(model: Transformer, seq: SequenceBatch, chunk = 6
       length: seq.length,
     };
     const [lp, ent] = tf.tidy(() => {
-      const s = model.score(tokensTensor(part), { entropy: true });
+      const s = model.score(tokensTensor(part), { entropy: true, temperature });
       return [s.logp, s.entropy];
     });
     logp.push(...readResponseGrid(part, lp.dataSync() as Float32Array));
@@ -53,6 +56,14 @@ export function scoreResponses(model: Transformer, seq: SequenceBatch, chunk = 6
     tf.dispose([lp, ent]);
   }
   return { logp, entropy };
+}
+
+/**
+ * The temperature T of the recorded log-probs: the sampler's (a temperature-0 sampler, greedy,
+ * scores the untempered policy, T = 1).
+ */
+export function scoringTemperature(sampler: Extract<SamplerPlan, { kind: "standard" }>): number {
+  return sampler.temperature > 0 ? sampler.temperature : 1;
 }
 
 /**
@@ -95,15 +106,17 @@ export async function collectRollouts(ctx: TrainContext, reference: Transformer,
   const sampleSeconds = (performance.now() - t0) / 1000;
   await yieldToEventLoop();
 
-  // 2) lp_old and entropy from the policy, lp_ref from the frozen reference: one pass each.
+  // 2) lp_old and entropy from the policy, lp_ref from the frozen reference: one pass each, at
+  // the sampling temperature. The rows hold each response's tokens, its stop token included.
   // lp_old is recomputed rather than taken from sampling so that at the first iteration
   // (policy = reference) logratio is exactly 0 and SPRO starts exactly as GRPO.
+  const temperature = scoringTemperature(opts.sampler);
   const seq = buildSequences(prompts, results.map((r) => r.tokens), tokenizer.padId);
-  const policyScores = scoreResponses(model, seq);
-  const refScores = scoreResponses(reference, seq);
+  const policyScores = scoreResponses(model, seq, temperature);
+  const refScores = scoreResponses(reference, seq, temperature);
   await yieldToEventLoop();
 
-  // 3) verify, segment, label
+  // 3) verify, segment (the stop token, which decodes to no text, belongs to the last step), label
   const segs = results.map((r) => segmentResponse(r.text, responseTokenStarts(tokenizer, r.tokens), ctx.segmentation));
   const responses: RolloutResponse[] = results.map((r, i) => {
     const p = problems[Math.floor(i / opts.group)]!;
@@ -116,6 +129,7 @@ export async function collectRollouts(ctx: TrainContext, reference: Transformer,
       step_ends: segs[i]!.stepEnds,
       outcome: task.verify(r.text, p.reference),
       truncated: r.truncated,
+      finish: r.finish,
     };
     if (task.labelSteps) resp.step_labels = task.labelSteps(p, segs[i]!.stepTexts);
     return resp;
@@ -139,6 +153,7 @@ export async function collectRollouts(ctx: TrainContext, reference: Transformer,
   }
 
   const batch: RolloutBatch = {
+    temperature,
     groups: problems.map((p, g) => ({
       prompt: p.prompt,
       reference: p.reference,

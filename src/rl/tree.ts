@@ -50,8 +50,10 @@ export interface TreeNode {
   final: boolean;
   /** a leaf that ended without a final step (step token budget, depth or context ran out) */
   truncated: boolean;
-  /** the policy ended the response with eos right after this step (the eos belongs to the action) */
+  /** the policy ended the response with a stop token right after this step (it belongs to the action) */
   eos: boolean;
+  /** that stop token's id (eos, or an end-of-turn token); absent: the tree's eosId */
+  stopToken?: number;
   /** a leaf's verifier result; NaN for inner nodes */
   correct: number;
   /** Monte Carlo value: fraction of correct distinct leaves below (NaN: none below) */
@@ -162,19 +164,24 @@ export async function sampleTree<M extends ScoringModel>(
           for (let c = 0; c < opts.children; c++) {
             const r = results[g * opts.children + c];
             const parent = tree.nodes[j.node];
+            // a step's tokens are its text's; a stop token the sampler ended on is kept apart
+            // (`stopToken`, part of the action, see actionTokens)
+            const stopped = r.finish === "stop";
+            const stepTokens = stopped ? r.tokens.slice(0, -1) : r.tokens;
             // identical sibling samples are one node
-            if (parent.children.some((id) => sameTokens(tree.nodes[id].tokens, r.tokens))) continue;
-            const child = newNode(tree.nodes.length, j.node, parent.depth + 1, r.text, r.tokens);
+            if (parent.children.some((id) => sameTokens(tree.nodes[id].tokens, stepTokens) && tree.nodes[id].eos === stopped)) continue;
+            const child = newNode(tree.nodes.length, j.node, parent.depth + 1, r.text, stepTokens);
             tree.nodes.push(child);
             parent.children.push(child.id);
-            const endsStep = r.text.endsWith(opts.delimiter) && r.tokens.length > 0;
+            const endsStep = r.text.endsWith(opts.delimiter) && stepTokens.length > 0;
             const full = j.prefix.length + r.tokens.length >= ctx;
             if (!endsStep || child.depth >= opts.maxDepth || full) {
               // a step that did not end with the delimiter ended the response (eos) unless it ran out of tokens
               markLeaf(tree, child.id, r.truncated || (endsStep && (child.depth >= opts.maxDepth || full)), opts);
             }
-            // the model stopped with eos (not the delimiter, not a budget): eos is part of the action
-            child.eos = !endsStep && !r.truncated && j.prefix.length + r.tokens.length < ctx;
+            // the model stopped with a stop token (not the delimiter, not a budget): it is part of the action
+            child.eos = stopped;
+            if (stopped) child.stopToken = r.tokens[r.tokens.length - 1];
             created.push({ q: j.q, id: child.id, prefix: j.prefix });
           }
         });
@@ -211,10 +218,10 @@ export async function sampleTree<M extends ScoringModel>(
   return trees;
 }
 
-/** The tokens of a step as an action: its tokens, then eos when the policy ended the response after it. */
+/** The tokens of a step as an action: its tokens, then the stop token when the policy ended the response with one. */
 export function actionTokens(tree: Tree, id: number): number[] {
   const n = tree.nodes[id];
-  return n.eos ? [...n.tokens, tree.eosId] : n.tokens;
+  return n.eos ? [...n.tokens, n.stopToken ?? tree.eosId] : n.tokens;
 }
 
 /** Node ids from the root to `id`, inclusive. */

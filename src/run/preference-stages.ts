@@ -63,7 +63,10 @@ function verifiedGroups(ctx: TrainContext, problems: Problem[], group: number, s
   }));
 }
 
-/** Rejection sampling for SFT: the first correct sampled solution of each problem (none: skipped). */
+/**
+ * Rejection sampling for SFT: the first correct sampled solution of each problem (none: skipped),
+ * with the stop token it ended on (a response that ended on a stop string has none).
+ */
 export async function sampleCorrectSolutions(ctx: TrainContext, problems: Problem[], seed: number, plan: ExperimentPlan): Promise<{ prompts: number[][]; responses: number[][] }> {
   const groups = verifiedGroups(ctx, problems, 4, seed, plan);
   const prompts: number[][] = [];
@@ -72,13 +75,17 @@ export async function sampleCorrectSolutions(ctx: TrainContext, problems: Proble
     const ok = g.responses.find((r) => r.outcome === 1 && !r.truncated);
     if (ok) {
       prompts.push(g.prompt);
-      responses.push([...ok.tokens, ctx.tokenizer.eosId]);
+      responses.push(ok.tokens);
     }
   }
   return { prompts, responses };
 }
 
-/** One step of trajectory DPO: correct vs incorrect responses to the same prompt. */
+/**
+ * One step of trajectory DPO: correct vs incorrect responses to the same prompt, each as it was
+ * sampled: a stopped response carries its stop token, a truncated one does not (no stop token is
+ * ever appended to cut-off text).
+ */
 export async function runDpoStage(
   ctx: TrainContext,
   reference: Transformer,
@@ -95,7 +102,7 @@ export async function runDpoStage(
   for (const g of groups) {
     const w = g.responses.find((r) => r.outcome === 1);
     const l = g.responses.find((r) => r.outcome === 0);
-    if (w && l) pairs.push({ prefixTokens: g.prompt, winTokens: [...w.tokens, ctx.tokenizer.eosId], loseTokens: [...l.tokens, ctx.tokenizer.eosId] });
+    if (w && l) pairs.push({ prefixTokens: g.prompt, winTokens: w.tokens, loseTokens: l.tokens });
   }
   const accuracy = groups.reduce((a, g) => a + g.responses.filter((r) => r.outcome === 1).length, 0) / Math.max(1, groups.length * 4);
   if (pairs.length === 0) return { stage: "dpo", iteration: step, pairs: 0, "reward/accuracy": accuracy, learning_rate: lr };

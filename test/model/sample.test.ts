@@ -13,10 +13,10 @@ const tiny = (family: "gpt2" | "llama"): ModelConfig =>
     ? gptConfig({ vocabSize: 23, contextLength: 32, layers: 2, width: 16, heads: 2, seed: 3 })
     : llamaConfig({ vocabSize: 23, contextLength: 32, layers: 2, width: 16, heads: 4, kvHeads: 2, ffnWidth: 24, qkvBias: true, ropeTheta: 100, seed: 4 });
 
-/** Full-forward log-probs of the response tokens of one prompt + response. */
-function recompute(model: Transformer, prompt: number[], resp: number[]): { logp: number[]; entropy: number[] } {
+/** Full-forward log-probs of the response tokens of one prompt + response, at temperature T. */
+function recompute(model: Transformer, prompt: number[], resp: number[], temperature = 1): { logp: number[]; entropy: number[] } {
   const seq = [...prompt, ...resp];
-  const s = model.score(tf.tensor2d([seq], [1, seq.length], "int32"));
+  const s = model.score(tf.tensor2d([seq], [1, seq.length], "int32"), { temperature });
   const lp = Array.from(s.logp.dataSync()).slice(prompt.length - 1);
   const en = Array.from(s.entropy.dataSync()).slice(prompt.length - 1);
   s.logp.dispose(); s.entropy.dispose();
@@ -33,9 +33,10 @@ for (const backend of ["cpu", "wasm"] as const) {
       let n = 0;
       for (const [i, r] of res.entries()) {
         assert.equal(r.tokens.length, r.logp.length);
-        assert.equal(r.text, decode(r.tokens));
+        assert.equal(r.text, decode(r.finish === "stop" ? r.tokens.slice(0, -1) : r.tokens));
+        if (r.finish === "stop") assert.equal(r.tokens[r.tokens.length - 1], 0, "a stopped row ends with its stop token");
         if (r.tokens.length === 0) continue;
-        const ref = recompute(model, prompts[i], r.tokens);
+        const ref = recompute(model, prompts[i], r.tokens, 1.3);
         for (let t = 0; t < r.tokens.length; t++) {
           assert.ok(Math.abs(r.logp[t] - ref.logp[t]) < 1e-4, `seq ${i} token ${t}: ${r.logp[t]} vs ${ref.logp[t]}`);
           assert.ok(Math.abs(r.entropy[t] - ref.entropy[t]) < 1e-4, `seq ${i} token ${t} entropy`);
@@ -67,16 +68,22 @@ test("sampling: seeded reproducibility, greedy, stop strings, stop tokens, max t
     assert.equal(g.tokens[t], row.indexOf(Math.max(...row)));
   }
   logits.dispose();
-  // stop token: the first greedy token not seen before ends the sequence, excluded from the output
+  // stop token: the first greedy token not seen before ends the sequence; it is the output's last
+  // token (with its log-prob), and the text leaves it out
   const j = g.tokens.findIndex((t, i) => i > 0 && !g.tokens.slice(0, i).includes(t));
   assert.ok(j > 0, "greedy continuation repeats one token: pick another seed");
   const st = sample(model, [[1, 2]], { maxNewTokens: 5, temperature: 0, stopTokens: [g.tokens[j]] }, decode)[0];
-  assert.deepEqual(st.tokens, g.tokens.slice(0, j));
+  assert.deepEqual(st.tokens, g.tokens.slice(0, j + 1));
+  assert.deepEqual(st.logp, g.logp.slice(0, j + 1));
+  assert.equal(st.text, decode(g.tokens.slice(0, j)));
   assert.equal(st.truncated, false);
+  assert.equal(st.finish, "stop");
+  assert.equal(g.finish, "length");
   // stop string: the text of the first two greedy tokens, included in the output
   const ss = sample(model, [[1, 2]], { maxNewTokens: 5, temperature: 0, stop: [decode(g.tokens.slice(1, 2))] }, decode)[0];
   assert.ok(ss.tokens.length <= 2 && ss.text.endsWith(decode(g.tokens.slice(1, 2))));
   assert.equal(ss.truncated, false);
+  assert.equal(ss.finish, "stop_string");
   // context: 32 tokens; a 30-token prompt leaves room for 2
   const long = Array.from({ length: 30 }, (_, i) => i % 23);
   const cx = sample(model, [long, [1]], { maxNewTokens: 10, temperature: 1, seed: 1 }, decode);

@@ -5,7 +5,7 @@
  * config.contextLength; and a batched sampler with sample()'s signature.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { SampleOptions, SampleResult, TokenScores } from "../../src/model/types.js";
+import type { SampleOptions, SampleResult, ScoreOptions, TokenScores } from "../../src/model/types.js";
 import { mulberry32 as rng } from "../../src/random.js";
 
 export class StandInModel {
@@ -37,10 +37,10 @@ export class StandInModel {
     });
   }
 
-  score(tokens: tf.Tensor2D, _opts?: { entropy?: boolean }): TokenScores {
+  score(tokens: tf.Tensor2D, opts?: ScoreOptions): TokenScores {
     return tf.tidy(() => {
       const [B, T] = tokens.shape;
-      const lp = tf.logSoftmax(tf.slice(this.logits(tokens), [0, 0, 0], [B, T - 1, -1])); // [B, T-1, V]
+      const lp = tf.logSoftmax(tf.div(tf.slice(this.logits(tokens), [0, 0, 0], [B, T - 1, -1]), opts?.temperature ?? 1)); // [B, T-1, V]
       const next = tf.slice(tokens, [0, 1], [B, T - 1]); // [B, T-1]
       const logp = tf.sum(tf.mul(lp, tf.oneHot(next, this.config.vocabSize)), 2) as tf.Tensor2D;
       const entropy = tf.neg(tf.sum(tf.mul(tf.exp(lp), lp), 2)) as tf.Tensor2D;
@@ -57,7 +57,7 @@ export class StandInModel {
 export function standInSample(model: StandInModel, prompts: number[][], opts: SampleOptions, decode: (ids: number[]) => string): SampleResult[] {
   const rand = rng(opts.seed ?? 0);
   const temp = opts.temperature ?? 0;
-  const rows = prompts.map((p) => ({ seq: [...p], res: { tokens: [] as number[], text: "", logp: [] as number[], entropy: [] as number[], truncated: true }, done: false }));
+  const rows = prompts.map((p) => ({ seq: [...p], res: { tokens: [] as number[], text: "", logp: [] as number[], entropy: [] as number[], truncated: true, finish: "length" } as SampleResult, done: false }));
   for (let step = 0; step < opts.maxNewTokens; step++) {
     const live = rows.filter((r) => !r.done && r.seq.length < model.config.contextLength);
     if (live.length === 0) break;
@@ -66,7 +66,7 @@ export function standInSample(model: StandInModel, prompts: number[][], opts: Sa
     live.forEach((r, b) => flat.set(r.seq, b * T));
     const probs = tf.tidy(() => {
       const lg = model.logits(tf.tensor2d(flat, [live.length, T], "int32"));
-      return tf.softmax(lg); // [B, T, V]
+      return tf.softmax(temp > 0 ? tf.div(lg, temp) : lg); // [B, T, V], at the sampling temperature
     });
     const p = probs.arraySync() as number[][][];
     probs.dispose();
@@ -77,31 +77,32 @@ export function standInSample(model: StandInModel, prompts: number[][], opts: Sa
       if (temp === 0) {
         dist.forEach((q, i) => (q > dist[tok] ? (tok = i) : 0));
       } else {
-        const w = dist.map((q) => Math.pow(q, 1 / temp));
-        const z = w.reduce((a, c) => a + c, 0);
-        let u = rand() * z;
-        tok = w.length - 1;
-        for (let i = 0; i < w.length; i++) {
-          u -= w[i];
+        let u = rand();
+        tok = dist.length - 1;
+        for (let i = 0; i < dist.length; i++) {
+          u -= dist[i];
           if (u <= 0) {
             tok = i;
             break;
           }
         }
       }
-      if (opts.stopTokens?.includes(tok)) {
-        r.done = true;
-        r.res.truncated = false;
-        return;
-      }
       r.seq.push(tok);
       r.res.tokens.push(tok);
       r.res.logp.push(Math.log(dist[tok]));
       r.res.entropy.push(ent);
+      if (opts.stopTokens?.includes(tok)) {
+        r.done = true;
+        r.res.truncated = false;
+        r.res.finish = "stop";
+        r.res.text = decode(r.res.tokens.slice(0, -1));
+        return;
+      }
       r.res.text = decode(r.res.tokens);
       if (opts.stop?.some((s) => r.res.text.endsWith(s))) {
         r.done = true;
         r.res.truncated = false;
+        r.res.finish = "stop_string";
       }
     });
   }

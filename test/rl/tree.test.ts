@@ -33,8 +33,9 @@ function scripted(calls: number[][][]): SampleFn<StandInModel> {
       seen.set(key, c + 1);
       const d = (tok.decode(p).match(/\n/g) ?? []).length - 1; // the prompt has one "\n"
       const text = d < 2 ? `s${d}${c % 2}\n` : `answer ${c % 2}`;
-      const tokens = tok.encode(text);
-      return { tokens, text, logp: tokens.map(() => -1), entropy: tokens.map(() => 1), truncated: false };
+      // the sampler's contract: a stop token ends `tokens`, a stop string ends `text`
+      const tokens = d < 2 ? tok.encode(text) : [...tok.encode(text), tok.eosId];
+      return { tokens, text, logp: tokens.map(() => -1), entropy: tokens.map(() => 1), truncated: false, finish: d < 2 ? "stop_string" : "stop" };
     });
   };
 }
