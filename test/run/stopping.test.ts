@@ -17,7 +17,7 @@ test("a reward that only prefers stopping early makes the mean response length f
   const plan = tinyPlan({
     name: "stop-early",
     // reward = -tokens: nothing but the length counts
-    rewards: [{ name: "short", formula: { op: "unary", fn: "neg", arg: { op: "ref", name: "tokens", level: "response" }, level: "response" } }],
+    rewards: [{ name: "short", formula: { op: "unary", fn: "neg", arg: { op: "ref", source: "builtin", name: "tokens", level: "response" }, level: "response" } }],
     sampler: { kind: "standard", temperature: 1, topP: 1, topK: 0, maxTokens: 16 },
     train: [{ kind: "rl", iterations: 8, prompts: 4, group: 8, lr: 1e-2, epochs: 1, minibatch: 0, evalEvery: 0 }],
     eval: { prompts: 2, maxTokens: 8 },
