@@ -211,6 +211,8 @@ function objectivePlan(d: Component, scope: Scope): ObjectivePlan | undefined {
     entropy: get(s, "entropy", o.entropy),
     norm: get(s, "norm", o.norm) as "response" | "token" | "constant",
     maskTruncated: get(s, "mask_truncated", o.maskTruncated),
+    // absent means per token (the default), so plans of specs that never mention it are unchanged
+    ...(get<string>(s, "ratio", "token") === "sequence" ? { ratio: "sequence" as const } : {}),
   };
 }
 

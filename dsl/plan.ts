@@ -91,6 +91,9 @@ export type ObjectivePlan =
       entropy: number; // entropy bonus coefficient
       norm: "response" | "token" | "constant";
       maskTruncated: boolean;
+      /** the importance ratio: per token (PPO, GRPO; the default when absent) or per sequence
+       *  (GSPO, arXiv 2507.18071: exp of the response's mean token log-ratio, in its token form) */
+      ratio?: "token" | "sequence";
     }
   | { kind: "step_dpo"; beta: number; gamma: number; marginSign: 1 | -1; threshold: number };
 

@@ -62,6 +62,7 @@ export const OBJECTIVE_CLIPPED: Record<string, SettingSpec> = {
   entropy: num("entropy bonus coefficient", 0),
   norm: word("loss normalisation Z: per response (GRPO), all tokens (DAPO), constant (Dr. GRPO)", "response", "token", "constant"),
   mask_truncated: bool("drop responses cut off by the length limit from the loss"),
+  ratio: word("importance ratio per token (PPO, GRPO) or per sequence (GSPO: exp of the mean token log-ratio; use clip 3e-4, clip_high 4e-4)", "token", "sequence"),
 };
 
 export const OBJECTIVE_STEP_DPO: Record<string, SettingSpec> = {

@@ -56,6 +56,8 @@ export interface PolicyLossMetrics {
  *   "constant": sum_{i,t} / (N * maxLen)          — Dr. GRPO (arXiv 2503.20783): N rows times the
  *               generation budget `maxLen` (default: T, the padded width).
  * `maskTruncated`: responses with `truncated = 1` get no loss (DAPO's overlong filtering).
+ * `ratio: "sequence"`: r[i,t] is GSPO's sequence-level ratio in its token form (sequenceRatio below)
+ * instead of the per-token ratio; the clip, the advantages and Z are as above.
  */
 export function clippedPolicyLoss(
   inputs: PolicyLossInputs,
@@ -78,8 +80,11 @@ export function clippedPolicyLoss(
     return m as tf.Tensor2D;
   });
 
+  const importanceRatio = (): tf.Tensor2D =>
+    opts.ratio === "sequence" ? sequenceRatio(logp, logpOld, mask) : (tf.exp(tf.sub(logp, logpOld)) as tf.Tensor2D);
+
   const loss = tf.tidy(() => {
-    const ratio = tf.exp(tf.sub(logp, logpOld)); // [N, T]
+    const ratio = importanceRatio(); // [N, T]
     const surr1 = tf.mul(ratio, advantages);
     const surr2 = tf.mul(tf.clipByValue(ratio, 1 - epsLo, 1 + epsHi), advantages);
     let perToken: tf.Tensor = tf.minimum(surr1, surr2); // [N, T]
@@ -102,7 +107,7 @@ export function clippedPolicyLoss(
 
   // metrics: no gradient needed, read back as numbers
   const metrics = tf.tidy(() => {
-    const ratio = tf.exp(tf.sub(logp, logpOld));
+    const ratio = importanceRatio();
     const tokens = tf.maximum(tf.sum(mask), 1);
     const low = tf.mul(tf.cast(tf.logicalAnd(tf.less(ratio, 1 - epsLo), tf.less(advantages, 0)), "float32"), mask);
     const high = tf.mul(tf.cast(tf.logicalAnd(tf.greater(ratio, 1 + epsHi), tf.greater(advantages, 0)), "float32"), mask);
@@ -114,6 +119,35 @@ export function clippedPolicyLoss(
   metrics.dispose();
   mask.dispose();
   return { loss, metrics: { clipRatio: clipLow + clipHigh, clipLow, clipHigh, kl, entropy: ent } };
+}
+
+/**
+ * GSPO's sequence-level importance ratio (Zheng et al. 2025, arXiv 2507.18071), in the token form
+ * the paper calls GSPO-token, broadcast to `[N, T]`:
+ *
+ *   s_i     = exp( (1/|y_i|) * sum_t m[i,t] * (lp[i,t] - lp_old[i,t]) )   (the length-normalised sequence ratio)
+ *   s_{i,t} = sg[s_i] * exp(lp[i,t] - sg[lp[i,t]])                       (value s_i; d s_{i,t} / d lp[i,t] = s_i)
+ *
+ * With an advantage constant over each response and per-response normalisation (1/|y_i| sum_t),
+ * the clipped objective on s_{i,t} has GSPO's value min(s_i A_i, clip(s_i, 1-eps, 1+eps) A_i) and its
+ * gradient s_i A_i (1/|y_i|) sum_t grad lp[i,t]; with per-token advantages it is GSPO-token. sg (stop
+ * gradient) is a custom gradient: the backward pass sends dy * s_i to lp[i,t] and nothing to lp_old.
+ * `mask` is the `[N, T]` 0/1 float mask of live tokens; a response with none gets s_i = 1.
+ */
+export function sequenceRatio(logp: tf.Tensor2D, logpOld: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [lp, old, m] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    const lens = tf.maximum(tf.sum(m!, 1, true), 1); // [N, 1]
+    const s = tf.exp(tf.div(tf.sum(tf.mul(tf.sub(lp!, old!), m!), 1, true), lens)); // [N, 1]
+    const value = tf.mul(s, tf.onesLike(lp!)) as tf.Tensor2D; // [N, T]
+    save([value]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.mul(dy, saved[0]!), tf.zerosLike(old!), tf.zerosLike(m!)],
+    };
+  });
+  return op(logp, logpOld, mask) as tf.Tensor2D;
 }
 
 /** k3 estimator of KL(pi || pi_ref) per token: exp(lp_ref - lp) - (lp_ref - lp) - 1 (>= 0). */

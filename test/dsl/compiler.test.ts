@@ -10,10 +10,10 @@ const ref = (source: "probe" | "reward" | "let", name: string, level: Formula["l
 const num = (value: number): Formula => ({ op: "num", value, level: "group" });
 const zscoreReward: Formula = { op: "group", fn: "zscore", arg: builtin("reward", "response"), level: "response" };
 
-test("the prelude parses clean and defines the six methods", () => {
+test("the prelude parses clean and defines its methods", () => {
   const p = loadPrelude();
   assert.deepEqual(p.diagnostics, []);
-  assert.deepEqual(p.methods.map((m) => m.name), ["grpo", "dr_grpo", "spro", "sspo", "step_dpo", "sppd"]);
+  assert.deepEqual(p.methods.map((m) => m.name), ["grpo", "dr_grpo", "gspo", "spro", "sspo", "pure", "step_dpo", "sppd"]);
 });
 
 test("use spro(beta = 0.05) with reward correct = outcome", () => {
