@@ -58,6 +58,11 @@ export function llamaConfig(partial: Partial<ModelConfig> = {}): ModelConfig {
   return validateConfig(config);
 }
 
+/** Width of one attention head: headDim when set (Qwen3), else width / heads. */
+export function headDimOf(c: ModelConfig): number {
+  return c.headDim ?? c.width / c.heads;
+}
+
 /** Throw an Error naming the field and the fix when a config cannot build a model. */
 export function validateConfig(c: ModelConfig): ModelConfig {
   const bad = (field: keyof ModelConfig, why: string) => {
@@ -67,10 +72,22 @@ export function validateConfig(c: ModelConfig): ModelConfig {
   for (const f of ["vocabSize", "contextLength", "layers", "width", "heads", "kvHeads", "ffnWidth"] as const) {
     if (!Number.isInteger(c[f]) || (c[f] as number) < 1) bad(f, "must be a positive integer");
   }
-  if (c.width % c.heads !== 0) bad("width", `must be divisible by heads (${c.heads}): head width = width / heads`);
+  if (c.headDim !== undefined) {
+    if (c.family !== "llama") bad("headDim", "only the llama family has a head width of its own (gpt2: width / heads)");
+    if (!Number.isInteger(c.headDim) || c.headDim < 1) bad("headDim", "must be a positive integer");
+  } else if (c.width % c.heads !== 0) bad("width", `must be divisible by heads (${c.heads}): head width = width / heads`);
   if (c.heads % c.kvHeads !== 0) bad("kvHeads", `must divide heads (${c.heads}): each key/value head serves heads/kvHeads query heads`);
   if (c.family === "gpt2" && c.kvHeads !== c.heads) bad("kvHeads", `the gpt2 family has no grouped-query attention: set kvHeads = heads (${c.heads})`);
-  if (c.family === "llama" && (c.width / c.heads) % 2 !== 0) bad("heads", "RoPE needs an even head width (width / heads)");
+  if (c.family === "llama" && headDimOf(c) % 2 !== 0) bad(c.headDim !== undefined ? "headDim" : "heads", "RoPE needs an even head width");
+  if (c.qkNorm && c.family !== "llama") bad("qkNorm", "only the llama family (Qwen3) has q/k norms");
+  if (c.ropeScaling !== undefined) {
+    const r = c.ropeScaling;
+    if (c.family !== "llama") bad("ropeScaling", "only the llama family uses RoPE");
+    if (r.type !== "llama3") bad("ropeScaling", `type must be "llama3"`);
+    if (!(r.factor > 0) || !(r.lowFreqFactor > 0) || !(r.highFreqFactor > r.lowFreqFactor) || !(r.originalContextLength > 0)) {
+      bad("ropeScaling", "needs factor > 0, highFreqFactor > lowFreqFactor > 0 and originalContextLength > 0");
+    }
+  }
   if (!(c.normEps > 0)) bad("normEps", "must be > 0");
   if (c.family === "llama" && !(c.ropeTheta > 0)) bad("ropeTheta", "must be > 0");
   if (!Number.isInteger(c.seed)) bad("seed", "must be an integer");

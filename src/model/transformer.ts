@@ -1,8 +1,10 @@
 /**
  * One decoder-only transformer for both families (DESIGN.md, "model"):
  * - "gpt2": learned positions, pre-LayerNorm, GELU MLP, tied head (Radford et al. 2019).
- * - "llama": RoPE (Su et al. 2021), RMSNorm (Zhang & Sennrich 2019), SwiGLU (Shazeer 2020),
- *   grouped-query attention (Ainslie et al. 2023), optional qkv bias (Qwen2), tied or untied head.
+ * - "llama": RoPE (Su et al. 2021; Llama 3.1's scaling, src/model/rope.ts), RMSNorm (Zhang &
+ *   Sennrich 2019), SwiGLU (Shazeer 2020), grouped-query attention (Ainslie et al. 2023), optional
+ *   qkv bias (Qwen2), optional per-head q/k RMSNorm and a head width of its own (Qwen3), tied or
+ *   untied head.
  *
  * Parameters are tf.Variables keyed by Hugging Face names. Linear weights are stored [in, out]
  * (so every product is x[N,in] @ W[in,out], the wasm fast path); `hfLayout` lists, for every
@@ -19,7 +21,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ModelConfig, ParamMap, ScoreOptions, TokenScores } from "./types.js";
-import { validateConfig } from "./config.js";
+import { headDimOf, validateConfig } from "./config.js";
+import { ropeInvFreq, ropeTables } from "./rope.js";
 
 /** One parameter: its name, shape here and in the HF file, and its initialisation. */
 export interface ParamSpec {
@@ -60,7 +63,7 @@ const MASKED = -1e9; // additive mask: exp(-1e9 - max) is exactly 0 in float32
 
 /** Every parameter of a config, in a fixed order (the order of initialisation seeds). */
 export function hfLayout(c: ModelConfig): ParamSpec[] {
-  const d = c.width, hd = c.width / c.heads, f = c.ffnWidth, V = c.vocabSize;
+  const d = c.width, hd = headDimOf(c), f = c.ffnWidth, V = c.vocabSize;
   const out: ParamSpec[] = [];
   const p = (name: string, shape: number[], init: ParamSpec["init"], transpose = false) =>
     out.push({ name, shape, hfShape: transpose ? [shape[1], shape[0]] : shape, transpose, init });
@@ -97,6 +100,10 @@ export function hfLayout(c: ModelConfig): ParamSpec[] {
       p(`${L}.self_attn.v_proj.weight`, [d, kv], "normal", true);
       if (c.qkvBias) p(`${L}.self_attn.v_proj.bias`, [kv], "zeros");
       p(`${L}.self_attn.o_proj.weight`, [q, d], "residual", true);
+      if (c.qkNorm) {
+        p(`${L}.self_attn.q_norm.weight`, [hd], "ones");
+        p(`${L}.self_attn.k_norm.weight`, [hd], "ones");
+      }
       p(`${L}.post_attention_layernorm.weight`, [d], "ones");
       p(`${L}.mlp.gate_proj.weight`, [d, f], "normal", true);
       p(`${L}.mlp.up_proj.weight`, [d, f], "normal", true);
@@ -152,9 +159,9 @@ function layerNorm(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor, eps: number): tf.
   return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(variance, eps))), w), b);
 }
 
-/** RMSNorm (Zhang & Sennrich 2019, eq. 4): x / sqrt(mean(x^2) + eps) * w. */
-function rmsNorm(x: tf.Tensor2D, w: tf.Tensor, eps: number): tf.Tensor2D {
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), w);
+/** RMSNorm (Zhang & Sennrich 2019, eq. 4) over the last axis: x / sqrt(mean(x^2) + eps) * w. */
+function rmsNorm<T extends tf.Tensor>(x: T, w: tf.Tensor, eps: number): T {
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), w) as T;
 }
 
 /**
@@ -179,28 +186,6 @@ function rotateHalfMatrix(hd: number): tf.Tensor2D {
   for (let j = 0; j < h; j++) r[(j + h) * hd + j] = -1;
   for (let j = h; j < hd; j++) r[(j - h) * hd + j] = 1;
   return tf.tensor2d(r, [hd, hd]);
-}
-
-/**
- * RoPE tables (Su et al. 2021, eq. 34; HF's rotate-half layout): for position p and channel j,
- * angle = p * theta^(-2 (j mod hd/2) / hd). Returns cos and sin, [B or 1, 1, T, hd].
- */
-function ropeTables(positions: number[][], hd: number, theta: number): [tf.Tensor4D, tf.Tensor4D] {
-  const B = positions.length, T = positions[0].length, h = hd / 2;
-  const cos = new Float32Array(B * T * hd), sin = new Float32Array(B * T * hd);
-  const invFreq = new Float64Array(h);
-  for (let i = 0; i < h; i++) invFreq[i] = 1 / Math.pow(theta, (2 * i) / hd);
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t < T; t++) {
-      const base = (b * T + t) * hd, pos = positions[b][t];
-      for (let i = 0; i < h; i++) {
-        const a = pos * invFreq[i];
-        cos[base + i] = cos[base + i + h] = Math.cos(a);
-        sin[base + i] = sin[base + i + h] = Math.sin(a);
-      }
-    }
-  }
-  return [tf.tensor4d(cos, [B, 1, T, hd]), tf.tensor4d(sin, [B, 1, T, hd])];
 }
 
 /** Additive attention mask [Bm, 1, T, Tk]: query i (absolute index Tp + i) sees key j <= Tp + i that is real. */
@@ -229,14 +214,16 @@ export class Transformer {
   readonly params: ParamMap;
   readonly trainable: boolean;
   private readonly rotate: tf.Tensor2D | null;
+  /** RoPE inverse frequencies (llama family) */
+  private readonly invFreq: Float32Array | null;
   private disposed = false;
 
   private constructor(config: ModelConfig, params: ParamMap, trainable: boolean) {
     this.config = config;
     this.params = params;
     this.trainable = trainable;
-    const hd = config.width / config.heads;
-    this.rotate = config.family === "llama" ? tf.keep(rotateHalfMatrix(hd)) : null;
+    this.rotate = config.family === "llama" ? tf.keep(rotateHalfMatrix(headDimOf(config))) : null;
+    this.invFreq = config.family === "llama" ? ropeInvFreq(config) : null;
   }
 
   /** A freshly initialised model, deterministic from config.seed. */
@@ -333,11 +320,12 @@ export class Transformer {
   forward(tokens: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
     const c = this.config;
     const [B, T] = tokens.shape;
-    const d = c.width, H = c.heads, KV = c.kvHeads, hd = d / H, rep = H / KV;
+    const d = c.width, H = c.heads, KV = c.kvHeads, hd = headDimOf(c), rep = H / KV;
     const Tp = opts.past?.[0]?.k.shape[2] ?? 0;
     if (opts.past && opts.past.length !== c.layers) throw new Error(`past has ${opts.past.length} layers, the model ${c.layers}`);
     const positions = opts.positions ?? (Tp === 0 ? null : [Array.from({ length: T }, (_, i) => Tp + i)]);
-    const maxPos = positions ? Math.max(...positions.map((r) => Math.max(...r))) : Tp + T - 1;
+    let maxPos = Tp + T - 1;
+    if (positions) { maxPos = 0; for (const r of positions) for (const p of r) if (p > maxPos) maxPos = p; } // no spread: rows may be long
     if (maxPos >= c.contextLength) throw new Error(`position ${maxPos} is beyond the model's context (${c.contextLength} tokens)`);
     const mask = attentionMask(B, T, Tp, opts.keyMask);
     const flat = tf.reshape(tokens, [B * T]);
@@ -355,7 +343,7 @@ export class Transformer {
       x = tf.add(tok, pos) as tf.Tensor2D;
     } else {
       x = tf.gather(this.w("model.embed_tokens.weight"), flat) as tf.Tensor2D;
-      rope = ropeTables(positions ?? [Array.from({ length: T }, (_, i) => i)], hd, c.ropeTheta);
+      rope = ropeTables(positions ?? [Array.from({ length: T }, (_, i) => i)], this.invFreq!);
     }
     const present: LayerKV[] = [];
     const scale = 1 / Math.sqrt(hd);
@@ -375,8 +363,15 @@ export class Transformer {
         const p = `model.layers.${l}`;
         h = rmsNorm(x, this.w(`${p}.input_layernorm.weight`), c.normEps);
         const bias = (n: string) => (c.qkvBias ? this.w(`${p}.self_attn.${n}.bias`) : undefined);
-        q = applyRope(heads(linear(h, this.w(`${p}.self_attn.q_proj.weight`), bias("q_proj")), H));
-        k = applyRope(heads(linear(h, this.w(`${p}.self_attn.k_proj.weight`), bias("k_proj")), KV));
+        q = heads(linear(h, this.w(`${p}.self_attn.q_proj.weight`), bias("q_proj")), H);
+        k = heads(linear(h, this.w(`${p}.self_attn.k_proj.weight`), bias("k_proj")), KV);
+        if (c.qkNorm) {
+          // Qwen3: RMSNorm over each head's hd channels, before RoPE
+          q = rmsNorm(q, this.w(`${p}.self_attn.q_norm.weight`), c.normEps);
+          k = rmsNorm(k, this.w(`${p}.self_attn.k_norm.weight`), c.normEps);
+        }
+        q = applyRope(q);
+        k = applyRope(k);
         v = heads(linear(h, this.w(`${p}.self_attn.v_proj.weight`), bias("v_proj")), KV);
       }
       const past = opts.past?.[l];
@@ -392,7 +387,7 @@ export class Transformer {
       if (mask) s = tf.add(s, mask);
       const a = tf.reshape(tf.softmax(s), [B, KV, rep * T, Tk]);
       const o = tf.reshape(tf.matMul(a, v), [B, H, T, hd]); // [B, H, T, hd]
-      const merged = tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
+      const merged = tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [B * T, H * hd]) as tf.Tensor2D;
       if (c.family === "gpt2") {
         const p = `h.${l}`;
         x = tf.add<tf.Tensor2D>(x, linear(merged, this.w(`${p}.attn.c_proj.weight`), this.w(`${p}.attn.c_proj.bias`)));

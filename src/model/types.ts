@@ -23,12 +23,31 @@ export interface ModelConfig {
   normEps: number;
   /** llama family: RoPE base */
   ropeTheta: number;
+  /** llama family: RoPE frequency scaling (Llama 3.1+); absent = plain RoPE */
+  ropeScaling?: Llama3RopeScaling;
+  /** llama family: width of one attention head; absent = width / heads (Qwen3 sets it independently) */
+  headDim?: number;
+  /** Qwen3: RMSNorm over each query and key head, before RoPE (q_norm, k_norm) */
+  qkNorm?: boolean;
   /** Qwen2: bias on q, k, v projections */
   qkvBias: boolean;
   /** output head shares the token embedding matrix */
   tieEmbeddings: boolean;
   /** seed of the initialisation */
   seed: number;
+}
+
+/**
+ * Llama 3.1's RoPE scaling (rope_type "llama3", transformers' `_compute_llama3_parameters`): low
+ * frequencies divided by `factor`, high ones kept, the band between interpolated smoothly.
+ */
+export interface Llama3RopeScaling {
+  type: "llama3";
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  /** the context length of pre-training (original_max_position_embeddings) */
+  originalContextLength: number;
 }
 
 /** Named parameters, keyed by their Hugging Face names (e.g. "transformer.h.0.attn.c_attn.weight"). */

@@ -21,6 +21,12 @@ export interface ChatMessage {
 export interface ChatTemplateOptions {
   /** end with the opening of an assistant turn, so the model writes the reply */
   addGenerationPrompt?: boolean;
+  /**
+   * Qwen3's `enable_thinking`: false makes the generation prompt end with an empty
+   * `<think>\n\n</think>\n\n`, so the model answers without reasoning; unset (the template's
+   * default) or true lets it think first. Templates without the variable ignore it.
+   */
+  enableThinking?: boolean;
   /** extra variables for the template (e.g. tools) */
   extra?: Record<string, unknown>;
 }
@@ -102,8 +108,11 @@ export class HfTokenizer implements Tokenizer {
       throw new Error(`${source}: the tokenizer could not be built (${(e as Error).message})`);
     }
     const added = tokenizerJson.added_tokens ?? [];
-    const ids = Array.isArray(model.vocab) ? model.vocab.map((_, i) => i) : Object.values(model.vocab);
-    this.vocabSize = Math.max(-1, ...ids, ...added.map((t) => t.id)) + 1;
+    // a loop, not Math.max(...ids): spreading a 150k-token vocabulary overflows Node's stack
+    let maxId = Array.isArray(model.vocab) ? model.vocab.length - 1 : -1;
+    if (!Array.isArray(model.vocab)) for (const id of Object.values(model.vocab)) if (id > maxId) maxId = id;
+    for (const t of added) if (t.id > maxId) maxId = t.id;
+    this.vocabSize = maxId + 1;
     this.specialIds = new Set(added.filter((t) => t.special).map((t) => t.id));
 
     const idOf = (name: string, text: string | null): number | null => {
@@ -232,6 +241,7 @@ export class HfTokenizer implements Tokenizer {
       eos_token: tokenText(c.eos_token) ?? "",
       pad_token: tokenText(c.pad_token) ?? "",
       unk_token: tokenText(c.unk_token) ?? "",
+      ...(options.enableThinking === undefined ? {} : { enable_thinking: options.enableThinking }),
       ...options.extra,
     });
   }
