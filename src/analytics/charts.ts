@@ -27,12 +27,13 @@ export interface ChartOptions {
   height?: number;
 }
 
-type Row = Record<string, unknown>;
+export type Row = Record<string, unknown>;
 
 /** Step labels in the order a reader expects them (src/task/types.ts StepLabel). */
 export const LABEL_ORDER = ["essential", "redundant", "slip", "fix", "answer", "unknown"];
 
-function base(title: string, o: ChartOptions) {
+/** The fields every chart starts with: schema, title, white background, the font. */
+export function base(title: string, o: ChartOptions) {
   return {
     $schema: VEGA_LITE_SCHEMA,
     title: o.title ?? title,
@@ -45,7 +46,7 @@ function base(title: string, o: ChartOptions) {
 type FacetPanel = Extract<ChartSpec, { facet: unknown }>["spec"];
 
 /** The x encoding of every chart over iterations: integer ticks at the iterations present. */
-function iterationX(values: Row[]) {
+export function iterationX(values: Row[]) {
   return { field: "iteration", type: "quantitative" as const, title: "iteration", axis: intAxis(values, "iteration") };
 }
 
@@ -74,10 +75,10 @@ function metricPanels(
   };
 }
 
-const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+export const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
 /** An axis with integer ticks only (iterations, step indices): at most ~10 of them. */
-function intAxis(values: Row[], field: string) {
+export function intAxis(values: Row[], field: string) {
   const xs = values.map((r) => r[field]).filter((v): v is number => typeof v === "number");
   const lo = xs.length ? Math.min(...xs) : 0;
   const hi = xs.length ? Math.max(...xs) : 1;
@@ -232,78 +233,6 @@ export function stepValueByLabelChart(steps: ColumnTable, options: ChartOptions 
       x: { field: "label", type: "nominal", title: "label", sort: [...present, ...extra], axis: { labelAngle: 0 } },
       y: { field: "value", type: "quantitative", title: `${probe ?? "value"} before step` },
       color: { field: "label", type: "nominal", legend: null, sort: [...present, ...extra] },
-    },
-  };
-}
-
-/** One run of a comparison: its method name (runs with the same name are seeds) and metrics. */
-export interface MethodRun {
-  method: string;
-  metrics: ColumnTable;
-  steps?: ColumnTable;
-}
-
-/** The series a method comparison can show, and the training metric each reads. */
-export const COMPARE_SERIES = {
-  accuracy: METRIC.accuracy,
-  "mean tokens": METRIC.meanTokens,
-  entropy: METRIC.entropy,
-  "mean steps": METRIC.meanSteps,
-} as const;
-
-/**
- * Methods compared over iterations: one panel per series (default accuracy and mean tokens),
- * one colour per method, the line the mean over seeds and the band ± one standard deviation.
- * @example methodComparisonChart([{ method: "grpo", metrics: a.metrics }, { method: "sspo", metrics: b.metrics }])
- */
-export function methodComparisonChart(
-  runs: MethodRun[],
-  options: ChartOptions & { series?: (keyof typeof COMPARE_SERIES)[] } = {},
-): ChartSpec {
-  const series = options.series ?? ["accuracy", "mean tokens"];
-  const values: Row[] = [];
-  runs.forEach((run, seed) => {
-    for (const r of trainRows(run.metrics).objects() as Row[]) {
-      const it = num(r.iteration);
-      if (it === null) continue;
-      for (const s of series) {
-        const v = num(r[COMPARE_SERIES[s]]);
-        if (v !== null) values.push({ method: run.method, run: seed, iteration: it, metric: s, value: v });
-      }
-    }
-  });
-  const x = iterationX(values);
-  const color = { field: "method", type: "nominal" as const, title: "method" };
-  return metricPanels(`Methods compared: ${series.join(", ")}`, options, values, "column", series, { width: 280, height: 200 }, {
-    layer: [
-      { mark: { type: "errorband", extent: "stdev", opacity: 0.2 }, encoding: { x, y: VALUE_Y, color } },
-      { mark: { type: "line", point: true }, encoding: { x, y: { aggregate: "mean", field: "value", type: "quantitative", title: null }, color } },
-    ],
-  });
-}
-
-/**
- * Step value by step index per method (mean over each method's runs at their last RL iteration).
- * @example stepValueByMethodChart([{ method: "sspo", metrics: r.metrics, steps: r.steps }], { probe: "belief" })
- */
-export function stepValueByMethodChart(runs: MethodRun[], options: ChartOptions & { probe?: string } = {}): ChartSpec {
-  const values: Row[] = [];
-  for (const run of runs) {
-    if (!run.steps || run.steps.numRows() === 0) continue;
-    const sv = stepValues(run.steps, options.probe).objects() as Row[];
-    const last = Math.max(...sv.map((r) => r.iteration as number));
-    for (const r of sv) if (r.iteration === last) values.push({ method: run.method, step: r.step, value: r.value });
-  }
-  return {
-    ...base(`Step value (${options.probe ?? "first probe"}) by step index, last iteration, per method`, options),
-    width: options.width ?? 360,
-    height: options.height ?? 200,
-    data: { values },
-    mark: { type: "line", point: true },
-    encoding: {
-      x: { field: "step", type: "quantitative", title: "step index", axis: intAxis(values, "step") },
-      y: { aggregate: "mean", field: "value", type: "quantitative", title: "value before step" },
-      color: { field: "method", type: "nominal", title: "method" },
     },
   };
 }

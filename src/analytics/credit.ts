@@ -179,3 +179,25 @@ export function creditMetrics(records: CreditStepRecord[]): Record<string, numbe
   for (const p of recordProbes(records)) Object.assign(out, figureMetrics(creditFigures(probeDeltaScores(records, p)), p, "delta"));
   return out;
 }
+
+/** The credit figures of one iteration's steps (of the advantage). */
+export interface IterationCredit extends CreditFigures {
+  stage: string;
+  iteration: number;
+}
+
+/**
+ * The advantage's credit figures per (stage, iteration) of step records (a run's steps.jsonl or
+ * steps table rows), in order: the same numbers the RL iteration wrote to metrics.jsonl.
+ * @example creditByIteration(run.steps.objects()).map((c) => c.auc_redundant)
+ */
+export function creditByIteration(records: CreditStepRecord[]): IterationCredit[] {
+  const by = new Map<string, { stage: string; iteration: number; records: CreditStepRecord[] }>();
+  for (const r of records) {
+    const key = `${r.stage ?? ""}|${r.iteration ?? 0}`;
+    let g = by.get(key);
+    if (!g) by.set(key, (g = { stage: r.stage ?? "", iteration: r.iteration ?? 0, records: [] }));
+    g.records.push(r);
+  }
+  return [...by.values()].map((g) => ({ stage: g.stage, iteration: g.iteration, ...creditFigures(advantageScores(g.records)) }));
+}

@@ -22,18 +22,26 @@ export { rocAuc, stepLabelAuc } from "./auc.js";
 export type { StepLabelAucOptions } from "./auc.js";
 export {
   CHART_FONT,
-  COMPARE_SERIES,
   LABEL_ORDER,
   VEGA_LITE_SCHEMA,
   accuracyTokensChart,
   entropyKlChart,
-  methodComparisonChart,
   rewardAdvantageChart,
   stepValueByLabelChart,
-  stepValueByMethodChart,
   stepValueChart,
 } from "./charts.js";
-export type { ChartOptions, ChartSpec, MethodRun } from "./charts.js";
+export type { ChartOptions, ChartSpec } from "./charts.js";
+export {
+  COMPARE_SERIES,
+  EVAL_SERIES,
+  advantageByLabelChart,
+  creditCurvesChart,
+  evalCurvesChart,
+  hasStepLabels,
+  methodComparisonChart,
+  stepValueByMethodChart,
+} from "./compare-charts.js";
+export type { MethodRun } from "./compare-charts.js";
 export {
   DEJAVU_SANS,
   chartToPNG,
@@ -48,6 +56,10 @@ export {
 export type { ChartBundle, PngOptions, TableBundle } from "./render.js";
 export { renderReport, reportCharts, writeReport } from "./report.js";
 export type { ReportOptions } from "./report.js";
-export { COMPARE_COLUMNS, compareRuns, compareSummaries, formatMeanStd, meanStd, summarizeRun } from "./compare.js";
-export type { CompareResult, RunSummary } from "./compare.js";
+export { COMPARE_COLUMNS, START_ROW, compareRuns, compareSummaries, formatDifference, formatMeanCi, summarizeRun, summarizeStart } from "./compare.js";
+export type { CompareOptions, CompareResult, RunSummary } from "./compare.js";
+export { meanCi95, pairedDifference, studentTQuantile } from "./stats.js";
+export type { MeanCi, PairedDifference } from "./stats.js";
+export { advantageScores, creditByIteration, creditFigures, creditMetrics, probeDeltaScores } from "./credit.js";
+export type { CreditFigures, CreditStepRecord, IterationCredit, ScoredStep } from "./credit.js";
 export { rich, showChart, showTable, updateChart } from "./show.js";

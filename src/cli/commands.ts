@@ -95,14 +95,15 @@ export const COMMANDS: Command[] = [
   },
   {
     name: "compare",
-    summary: "run specs on the same seeds and write a results table and charts",
+    summary: "run specs on the same seeds; write results (mean, 95% CI, paired differences against a baseline) and charts",
     positionals: { names: "SPEC...", min: 1, max: Infinity },
     flags: {
-      seeds: { value: "N", help: "seeds 1..N for every spec (default 1)" },
+      seeds: { value: "N", help: "N seeds for every spec, from the first spec's seed on (default 1)" },
       out: { value: "DIR", help: "parent folder of the comparison (default: runs/)" },
       iterations: { value: "N", help: "override the iterations of every RL stage" },
       backend: BACKEND,
-      name: { value: "NAME", help: "the comparison's name: its folder is compare-NAME" },
+      name: { value: "NAME", help: "the comparison's name: its folder is compare-NAME (default: the methods, grpo-vs-sspo)" },
+      baseline: { value: "NAME", help: "the method the others are paired against (default: the first spec's)" },
     },
     async run({ positionals, flags: f }) {
       const { compareCommand } = await import("./compare-command.js");
@@ -112,6 +113,7 @@ export const COMMANDS: Command[] = [
         iterations: intFlag(f.iterations, "iterations"),
         backend: strFlag(f.backend),
         name: strFlag(f.name),
+        baseline: strFlag(f.baseline),
       });
     },
   },

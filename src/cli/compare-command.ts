@@ -1,7 +1,9 @@
 /**
- * `stepwise compare SPEC... [--seeds N] [--out DIR] [--iterations N] [--backend B]`: runs several
- * methods on the same seeds, from the same starting checkpoint, with the same sampling budget,
- * and writes a results table (CSV, Markdown) and charts under <out>/compare-<name>/.
+ * `stepwise compare SPEC... [--seeds N] [--baseline NAME] [--name NAME] [--out DIR] [--iterations N]
+ * [--backend B]`: runs several methods on the same seeds, from the same starting checkpoint, with
+ * the same sampling budget, and writes under <out>/compare-<name>/ a results table (results.csv,
+ * results.md: mean and 95% interval over seeds, paired differences against the baseline) and
+ * charts (held-out evaluation curves, credit AUC, advantage by step label, training batches).
  *
  * Same start: when the specs share their model, task and warm-up stages (the SFT stages before
  * the first RL or preference stage), the warm start runs once per seed and every method starts
@@ -11,7 +13,16 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ExperimentPlan, StagePlan } from "../../dsl/plan.js";
 import { compareRuns } from "../analytics/compare.js";
-import { methodComparisonChart, stepValueByMethodChart, type ChartSpec, type MethodRun } from "../analytics/charts.js";
+import type { ChartSpec } from "../analytics/charts.js";
+import {
+  type MethodRun,
+  advantageByLabelChart,
+  creditCurvesChart,
+  evalCurvesChart,
+  hasStepLabels,
+  methodComparisonChart,
+  stepValueByMethodChart,
+} from "../analytics/compare-charts.js";
 import { chartToSVG, svgToPNG } from "../analytics/render.js";
 import { loadRun } from "../analytics/tables.js";
 import { runPlan, type RunResult } from "../run/runner.js";
@@ -25,8 +36,10 @@ export interface CompareOptions {
   out?: string;
   iterations?: number;
   backend?: string;
-  /** name of the comparison directory (default: the first spec's file name) */
+  /** name of the comparison directory compare-<name> (default: the method names joined by "-vs-") */
   name?: string;
+  /** the method the others are paired against (default: the first spec's) */
+  baseline?: string;
 }
 
 interface Method {
@@ -63,7 +76,12 @@ export async function compareCommand(specs: string[], opts: CompareOptions): Pro
   for (const m of methods) counts.set(m.name, (counts.get(m.name) ?? 0) + 1);
   for (const m of methods) if ((counts.get(m.name) ?? 0) > 1) m.name = m.plan.name;
 
-  const name = opts.name ?? path.basename(specs[0]!, ".sw");
+  const baseline = opts.baseline ?? methods[0]!.name;
+  if (!methods.some((m) => m.name === baseline)) {
+    process.stderr.write(`stepwise compare: --baseline ${baseline}: no such method (methods: ${methods.map((m) => m.name).join(", ")})\n`);
+    return 2;
+  }
+  const name = opts.name ?? defaultName(methods);
   const root = path.resolve(opts.out ?? "runs", `compare-${name}`);
   fs.mkdirSync(root, { recursive: true });
   const shared = methods.every((m) => warmKey(m.plan) === warmKey(methods[0]!.plan)) && warmupStages(methods[0]!.plan).length > 0;
@@ -129,19 +147,24 @@ export async function compareCommand(specs: string[], opts: CompareOptions): Pro
   }
 
   // the results table and charts
-  const result = await compareRuns(dirs, names);
+  const start = startNote(methods, shared);
+  const startDirs = start.common ? dirs.filter((_, i) => names[i] === baseline) : [];
+  const result = await compareRuns(dirs, names, { baseline, start: startDirs.length ? { dirs: startDirs, note: start.text } : undefined });
   fs.writeFileSync(path.join(root, "results.csv"), result.csv);
-  const header = `# Comparison ${name}\n\nMethods: ${methods.map((m) => m.name).join(", ")}; seeds: ${seeds.join(", ")}; ${startNote(methods, shared)}.\nCommand: stepwise compare ${specs.join(" ")} --seeds ${seeds.length}${opts.iterations ? ` --iterations ${opts.iterations}` : ""}\n\nFinal held-out evaluation, mean ± std over seeds:\n\n`;
+  const command = `stepwise compare ${specs.join(" ")} --seeds ${seeds.length}${opts.baseline ? ` --baseline ${opts.baseline}` : ""}${opts.iterations ? ` --iterations ${opts.iterations}` : ""}${opts.name ? ` --name ${opts.name}` : ""}`;
+  const header = `# Comparison ${name}\n\nMethods: ${methods.map((m) => m.name).join(", ")} (baseline ${baseline}); seeds ${seeds.join(", ")}, the same for every method; ${start.text}.\nCommand: ${command}\n\n`;
   fs.writeFileSync(path.join(root, "results.md"), header + result.markdown);
   const runs: MethodRun[] = [];
   for (let i = 0; i < dirs.length; i++) {
-    const r = await loadRun(dirs[i]!);
+    const r = await loadRun(dirs[i]!, { rollouts: false });
     runs.push({ method: names[i]!, metrics: r.metrics, steps: r.steps });
   }
-  const charts: Record<string, ChartSpec> = {
-    "accuracy-tokens": methodComparisonChart(runs, { series: ["accuracy", "mean tokens"] }),
-    entropy: methodComparisonChart(runs, { series: ["entropy"] }),
-  };
+  const charts: Record<string, ChartSpec> = { "eval-curves": evalCurvesChart(runs) };
+  if (hasStepLabels(runs)) {
+    charts["credit-auc"] = creditCurvesChart(runs);
+    charts["advantage-by-label"] = advantageByLabelChart(runs);
+  }
+  charts["training"] = methodComparisonChart(runs, { series: ["accuracy", "mean tokens", "entropy"] });
   if (runs.some((r) => r.steps && r.steps.numRows() > 0 && r.steps.columnNames().some((c) => c.startsWith("probe_")))) charts["step-values"] = stepValueByMethodChart(runs);
   for (const [file, spec] of Object.entries(charts)) {
     const svg = await chartToSVG(spec);
@@ -152,13 +175,21 @@ export async function compareCommand(specs: string[], opts: CompareOptions): Pro
   return 0;
 }
 
-/** How the methods started: a shared warm start, one checkpoint they all load, or each its own. */
-function startNote(methods: Method[], shared: boolean): string {
-  if (shared) return "one shared warm start per seed";
+/**
+ * How the methods started: a shared warm start, one checkpoint they all load, or each its own;
+ * `common` when every method of a seed started from one model (the table then has a start row).
+ */
+function startNote(methods: Method[], shared: boolean): { text: string; common: boolean } {
+  if (shared) return { text: "one shared warm start per seed", common: true };
   const models = new Set(methods.map((m) => JSON.stringify(m.plan.model)));
   const first = methods[0]!.plan.model;
-  if (models.size === 1 && first?.kind === "load") return `every method starts from the same checkpoint (${first.path})`;
-  return "each spec run whole";
+  if (models.size === 1 && first?.kind === "load") return { text: `every method starts from the same checkpoint (${first.path})`, common: true };
+  return { text: "each spec run whole", common: false };
+}
+
+/** The comparison's default name: its method names, "grpo-vs-sspo" (file-name safe). */
+export function defaultName(methods: { name: string }[]): string {
+  return methods.map((m) => m.name.replace(/[^A-Za-z0-9_.-]+/g, "_")).join("-vs-");
 }
 
 function fail(r: RunResult, bar: ProgressBar): number {

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { describe, test } from "node:test";
 import * as vl from "vega-lite";
 import * as C from "../../src/analytics/charts.js";
+import * as M from "../../src/analytics/compare-charts.js";
 import { loadRun, stepsTable } from "../../src/analytics/tables.js";
 import * as aq from "arquero";
 import { FIXTURE_DIR } from "./make-fixture.js";
@@ -36,9 +37,12 @@ describe("chart specs", async () => {
     accuracyTokens: C.accuracyTokensChart(run.metrics),
     rewardAdvantage: C.rewardAdvantageChart(run.rollouts, run.steps),
     stepValueByLabel: C.stepValueByLabelChart(run.steps, { probe: "belief" }),
-    methodComparison: C.methodComparisonChart(runs),
-    methodEntropy: C.methodComparisonChart(runs, { series: ["entropy"] }),
-    stepValueByMethod: C.stepValueByMethodChart(runs),
+    methodComparison: M.methodComparisonChart(runs),
+    methodEntropy: M.methodComparisonChart(runs, { series: ["entropy"] }),
+    stepValueByMethod: M.stepValueByMethodChart(runs),
+    evalCurves: M.evalCurvesChart(runs),
+    creditCurves: M.creditCurvesChart(runs),
+    advantageByLabel: M.advantageByLabelChart(runs),
   };
 
   for (const [name, spec] of Object.entries(specs)) {
@@ -81,9 +85,10 @@ describe("chart specs", async () => {
     assert.equal(v.filter((r) => r.metric === "entropy").length, 3);
   });
 
-  test("methodComparison: one value per run, iteration and series", () => {
-    assert.equal(values(specs.methodComparison!).length, 3 * 3 * 2);
-    assert.deepEqual([...new Set(values(specs.methodEntropy!).map((r) => r.metric))], ["entropy"]);
+  test("methodComparison: one row per method and iteration in each series' panel", () => {
+    const panels = (specs.methodComparison as { hconcat: { title: string; data: { values: Record<string, unknown>[] } }[] }).hconcat;
+    assert.deepEqual(panels.map((p) => p.title), ["accuracy", "mean tokens"]);
+    for (const p of panels) assert.equal(p.data.values.length, 2 * 3); // 2 methods × 3 iterations
   });
 
   test("stepValueByLabel: subtitle carries the AUC; labels in reading order", () => {
@@ -102,7 +107,10 @@ describe("chart specs", async () => {
       C.accuracyTokensChart(metrics),
       C.rewardAdvantageChart(aq.table({ reward: [] }), empty),
       C.stepValueByLabelChart(empty),
-      C.methodComparisonChart([]),
+      M.methodComparisonChart([]),
+      M.evalCurvesChart([]),
+      M.creditCurvesChart([]),
+      M.advantageByLabelChart([]),
     ]) {
       assert.ok(compileStrict(spec).vega.marks);
     }

@@ -5,21 +5,29 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { compareCommand } from "../../src/cli/compare-command.js";
 import { pngSize } from "../../src/analytics/render.js";
-import { tinyWorldSpec } from "../helpers/plans.js";
 
-const WORLD = `${tinyWorldSpec(4)}sampler standard { temperature 1.0, max_tokens 20 }
-train { sft { steps 4, lr 3e-3, batch 8 } rl { iterations 2, prompts 2, group 4, lr 1e-3 } }
+// the committed warm start on the arena's world (a model that writes labelled steps), with a
+// one-step SFT stage the methods share: the shared-warm-start path
+const WORLD = `seed 4
+backend wasm
+model load "${path.resolve("examples/checkpoints/arith-sft")}"
+task arithmetic { operands 2..3, values 1..9, operators "+-", verbosity 0.9, slips 0.2 }
+steps split "\\n"
+eval { prompts 2, max_tokens 40 }
+sampler standard { temperature 1.0, max_tokens 40 }
+train { sft { steps 1, lr 1e-6, batch 2 } rl { iterations 1, prompts 3, group 4, lr 1e-4 } }
 `;
 
-test("stepwise compare: two methods × two seeds from one warm start per seed; table and charts written", async () => {
+test("stepwise compare: two methods × two seeds from one warm start per seed; table with intervals, paired differences and charts written", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stepwise-compare-"));
   const a = path.join(dir, "a.sw");
   const b = path.join(dir, "b.sw");
   fs.writeFileSync(a, `experiment "a"\n${WORLD}use grpo\n`);
   fs.writeFileSync(b, `experiment "b"\n${WORLD}reward correct = outcome\nuse spro(beta = 0.05)\n`);
-  const code = await compareCommand([a, b], { seeds: 2, out: dir, name: "t" });
+  assert.equal(await compareCommand([a, b], { seeds: 2, out: dir, baseline: "nope" }), 2, "an unknown baseline stops before running");
+  const code = await compareCommand([a, b], { seeds: 2, out: dir, baseline: "spro" });
   assert.equal(code, 0);
-  const root = path.join(dir, "compare-t");
+  const root = path.join(dir, "compare-grpo-vs-spro"); // named after the methods by default
   // one warm start per seed, shared by both methods
   for (const s of [4, 5]) assert.ok(fs.existsSync(path.join(root, "warmstart", `seed-${s}`, "checkpoints", "final", "model.safetensors")));
   for (const m of ["grpo", "spro"]) for (const s of [4, 5]) {
@@ -29,10 +37,25 @@ test("stepwise compare: two methods × two seeds from one warm start per seed; t
     assert.deepEqual(plan.train.map((x: { kind: string }) => x.kind), ["rl"]);
   }
   const csv = fs.readFileSync(path.join(root, "results.csv"), "utf8").trim().split("\n");
-  assert.equal(csv.length, 3, "a header and one row per method");
-  assert.match(csv[1]!, /^grpo,2,/);
-  assert.match(csv[2]!, /^spro,2,/);
-  assert.match(fs.readFileSync(path.join(root, "results.md"), "utf8"), /\| grpo \|/);
-  const png = fs.readFileSync(path.join(root, "accuracy-tokens.png"));
-  assert.ok(pngSize(png).width > 100);
+  assert.equal(csv.length, 4, "a header, the shared warm start, one row per method");
+  const head = csv[0]!.split(",");
+  for (const f of ["accuracy", "mean_tokens", "redundant_fraction", "credit_auc_redundant", "credit_auc_slip", "credit_gap_redundant"]) {
+    assert.ok(head.includes(`${f}_mean`) && head.includes(`${f}_ci95`), `${f}_mean and ${f}_ci95 columns`);
+  }
+  assert.match(csv[1]!, /^start,2,4 5,/);
+  assert.match(csv[2]!, /^grpo,2,4 5,/);
+  assert.match(csv[3]!, /^spro,2,4 5,/);
+  const cell = (row: string, col: string) => row.split(",")[head.indexOf(col)];
+  assert.equal(cell(csv[2]!, "credit_auc_redundant_mean"), "0.5", "GRPO: every step of a response shares its advantage");
+  assert.notEqual(cell(csv[2]!, "accuracy_diff"), "", "grpo paired against the baseline spro");
+  assert.equal(cell(csv[3]!, "accuracy_diff"), "", "no difference for the baseline itself");
+  const md = fs.readFileSync(path.join(root, "results.md"), "utf8");
+  assert.match(md, /seeds 4, 5, the same for every method; one shared warm start per seed/);
+  assert.match(md, /\(baseline spro\)/);
+  assert.match(md, /\| grpo \| 4, 5 \|/);
+  assert.match(md, /### Paired difference against spro/);
+  for (const chart of ["eval-curves", "credit-auc", "advantage-by-label", "training"]) {
+    assert.ok(pngSize(fs.readFileSync(path.join(root, `${chart}.png`))).width > 100, chart);
+    assert.ok(fs.existsSync(path.join(root, `${chart}.svg`)), chart);
+  }
 });
