@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Entry point of the `stepwise` command: runs the TypeScript CLI under tsx's loaders. Both hooks:
-// the ESM one for our sources, the CommonJS one for src/backend/gradients.ts, which require()s
-// tfjs-core's ESM-syntax dist files with extensionless imports (plain Node cannot resolve them).
-import { register } from "tsx/esm/api";
-import { register as registerCjs } from "tsx/cjs/api";
-register();
-registerCjs();
-await import("../src/cli/main.ts");
+// Entry point of the `stepwise` command: the compiled CLI (dist/, made by `npm run build`, which
+// `npm install` runs in a clone through `prepare`). From the sources: `npm run stepwise -- …`.
+import { existsSync } from "node:fs";
+
+const main = new URL("../dist/src/cli/main.js", import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write("stepwise: the package is not built (no dist/); run `npm run build` in its folder\n");
+  process.exit(1);
+}
+await import(main.href);

@@ -3,7 +3,8 @@
  * multi-character operators before their prefixes, keywords before identifiers (each keyword
  * has `longer_alt: Identifier`, so `seeds` is a name, not `seed` + `s`).
  */
-import { createToken, Lexer, type IToken, type TokenType, type CustomPatternMatcherReturn } from "chevrotain";
+import type { IToken, TokenType, CustomPatternMatcherReturn } from "chevrotain";
+import { createToken, Lexer } from "./chevrotain.js";
 
 export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n\f\v]+/, group: Lexer.SKIPPED, line_breaks: true });
 /** `#` to end of line; kept in a group so the formatter can put comments back. */

@@ -20,7 +20,8 @@
  *   atom := NUMBER | STRING | "(" expr ")" | name ("(" callArgs ")")?
  *   callArgs := (expr ("," expr)*)? (","? (over NAME | by NAME+))*
  */
-import { CstParser, type CstNode, type IRecognitionException } from "chevrotain";
+import type { CstNode, IRecognitionException } from "chevrotain";
+import { CstParser } from "./chevrotain.js";
 import * as T from "./lexer.js";
 
 export class StepwiseParser extends CstParser {

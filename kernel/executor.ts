@@ -14,6 +14,7 @@ import { pathToFileURL } from "node:url";
 import { join, normalize } from "node:path";
 import type { Converter } from "tslab/dist/converter.js";
 import type { ConverterSet, Executor } from "tslab/dist/executor.js";
+import { packageFile } from "../src/package-info.js";
 import { REPO_ROOT } from "./paths.js";
 
 const require = createRequire(import.meta.url);
@@ -182,7 +183,7 @@ export function createStepwiseExecutor(rootDir = process.cwd()): StepwiseExecuto
     },
     async preloadStepwise() {
       if (stepwiseModule !== undefined) return;
-      const entry = join(REPO_ROOT, "src", "index.ts");
+      const entry = packageFile("src/index"); // dist/src/index.js when the kernel runs compiled
       if (!existsSync(entry)) return;
       stepwiseModule = await import(pathToFileURL(entry).href);
     },

@@ -1,6 +1,2 @@
-/** Where the kernel finds this repository, whatever the notebook's working directory. */
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-
-/** The repository root (the folder of package.json "stepwise"). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+/** Where the kernel finds this package, whatever the notebook's working directory (see src/package-info.ts). */
+export { PACKAGE_ROOT as REPO_ROOT } from "../src/package-info.js";

@@ -8,11 +8,13 @@
  * of src/index.ts into node_modules/.cache/stepwise-kernel/<hash of the sources>/, built once in
  * a child process at kernel start and reused while the sources are unchanged. Until it is ready
  * (or if it fails), `stepwise` is typed `any`; at run time cells always get the real module.
+ * A compiled kernel (dist/kernel/) has the package's own declarations: dist/src/index.d.ts.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { COMPILED } from "../src/package-info.js";
 import { REPO_ROOT } from "./paths.js";
 
 const SOURCE_DIRS = ["src", "dsl"];
@@ -40,6 +42,10 @@ export function sourcesHash(root = REPO_ROOT): string {
  * src/index.ts or tsc failed to emit it.
  */
 export async function ensureStepwiseTypes(root = REPO_ROOT): Promise<string | null> {
+  if (COMPILED && root === REPO_ROOT) {
+    const built = join(root, "dist", "src", "index.d.ts");
+    return existsSync(built) ? built : null;
+  }
   const entry = join(root, "src", "index.ts");
   if (!existsSync(entry)) return null;
   const base = join(root, "node_modules", ".cache", "stepwise-kernel");

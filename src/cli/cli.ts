@@ -6,7 +6,7 @@
 import { closest } from "../../dsl/diagnostics.js";
 import { parseArgs, UsageError } from "./args.js";
 import { COMMANDS, commandHelp, findCommand, topHelp, usageLine, type Command } from "./commands.js";
-import { packageVersion } from "./version.js";
+import { packageVersion } from "../package-info.js";
 
 /** Where the CLI's own messages go (commands print their output to the process's streams). */
 export interface CliIO {

@@ -1,9 +1,11 @@
 /**
  * `stepwise kernel install [--user | --prefix DIR]`: writes the Jupyter kernelspec `stepwise`.
  *
- * kernel.json runs this repository's kernel with the node binary that ran the install and tsx as
- * an `--import` loader (one process, so SIGINT reaches the kernel: `interrupt_mode: "signal"`).
- * All paths are absolute, so notebooks in any folder start the same kernel.
+ * kernel.json runs the kernel of the package that ran the install, with the same node binary:
+ * compiled (the `stepwise` command, dist/kernel/main.js) or, from the sources (tests,
+ * `npm run stepwise`), kernel/main.ts with tsx as an `--import` loader. One process either way,
+ * so SIGINT reaches the kernel (`interrupt_mode: "signal"`). All paths are absolute, so notebooks
+ * in any folder start the same kernel.
  *
  * Where (as `jupyter kernelspec install` does):
  *   --prefix DIR   DIR/share/jupyter/kernels/stepwise   (tests: a temp DIR + JUPYTER_PATH=DIR/share/jupyter)
@@ -14,11 +16,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { COMPILED, PACKAGE_ROOT as REPO_ROOT, packageFile } from "../package-info.js";
 
 export const KERNEL_NAME = "stepwise";
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 export interface KernelSpec {
   argv: string[];
@@ -29,8 +31,17 @@ export interface KernelSpec {
   metadata?: Record<string, unknown>;
 }
 
-/** The kernelspec contents for this repository and this node. */
+/** The kernelspec contents for this package and this node. */
 export function kernelSpec(): KernelSpec {
+  if (COMPILED) {
+    return {
+      argv: [process.execPath, packageFile("kernel/main"), "{connection_file}"],
+      display_name: "Stepwise (TypeScript)",
+      language: "typescript",
+      interrupt_mode: "signal",
+      metadata: { debugger: false },
+    };
+  }
   const tsxLoader = createRequire(join(REPO_ROOT, "package.json")).resolve("tsx");
   return {
     argv: [process.execPath, "--import", pathToFileURL(tsxLoader).href, join(REPO_ROOT, "kernel", "main.ts"), "{connection_file}"],
