@@ -1,6 +1,10 @@
 /**
  * Final-answer extraction and comparison for math text (GSM8K, MATH and free-form responses).
  *
+ * Reasoning models (Qwen3, DeepSeek-R1) think inside `<think>…</think>` first: the answer is read
+ * only from the text after the last `</think>` (a tentative "the answer is 5" while thinking does
+ * not count), and a response whose `<think>` was never closed (cut off while reasoning) has none.
+ *
  * Extraction, in priority order (the last occurrence of the first kind found wins, since a
  * response's final answer comes last):
  *   1. `#### 42`              GSM8K's answer marker (to the end of the line)
@@ -36,12 +40,28 @@ function lastBoxed(text: string): string | null {
 }
 
 /**
- * The final answer of a solution or response, or null when it has none.
+ * The part of a response that states its answer: the text after the last `</think>` (a prompt may
+ * open the block itself, so a lone `</think>` counts too); null when a `<think>` is never closed
+ * (the reasoning was cut off, nothing was committed); else the whole text.
+ * @example answerRegion("<think>\n2+2=4\n</think>\n\nThe answer is 4.") // "\n\nThe answer is 4."
+ * @example answerRegion("<think>\n2+2 is") // null
+ */
+export function answerRegion(text: string): string | null {
+  const close = text.lastIndexOf("</think>");
+  if (close >= 0) return text.slice(close + "</think>".length);
+  return text.includes("<think>") ? null : text;
+}
+
+/**
+ * The final answer of a solution or response (after its reasoning block, see answerRegion), or
+ * null when it has none.
  * @example extractFinalAnswer("48/2 = 24\n#### 72") // "72"
  * @example extractFinalAnswer("so $x = \\boxed{\\frac{1}{2}}$") // "\\frac{1}{2}"
  * @example extractFinalAnswer("The answer is 1,000.") // "1,000"
  */
-export function extractFinalAnswer(text: string): string | null {
+export function extractFinalAnswer(response: string): string | null {
+  const text = answerRegion(response);
+  if (text === null) return null;
   const gsm = [...text.matchAll(/####[ \t]*([^\n]*)/g)];
   if (gsm.length > 0) {
     const a = gsm[gsm.length - 1]![1]!.trim();
