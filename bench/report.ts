@@ -1,4 +1,5 @@
 /** bench/RESULTS.md from the figures of bench/run.ts. */
+import { renderQwen3 } from "./qwen3.js";
 import type { BenchResults } from "./run.js";
 import { mib } from "./measure.js";
 
@@ -73,6 +74,7 @@ export function renderResults(r: BenchResults): string {
       L.push("");
     }
   }
+  if (r.qwen3) L.push(...renderQwen3(r.qwen3));
   L.push("## Notes", "");
   L.push("- Qwen-shaped sampling before the packed-weight budget and the streamed tied head (same bench, batch 4 x 8 new tokens, prompt 16,",
     "  overall speed with the prefill): 0.67 tokens/s wall, 1.3 tokens per CPU-s; after: 2.4 tokens/s wall, 5.5 per CPU-s (decoding alone 9.9",

@@ -1,7 +1,7 @@
 /**
  * `npm run bench` (issues 2, 6 and 7): measures and prints, and writes bench/RESULTS.md.
  *
- *   npm run bench [-- --quick] [-- --skip-torch] [-- --skip-qwen] [-- --skip-scaling] [-- --out FILE]
+ *   npm run bench [-- --quick] [-- --skip-torch] [-- --skip-qwen] [-- --skip-qwen3] [-- --skip-scaling] [-- --out FILE]
  *
  * (a) reference model (gpt2, 4 layers, width 128, 4 heads, vocab 64, context 128): training step
  *     at batch 32 x 128 (forward + backward + AdamW), sampling at batch 64 x 100 new tokens;
@@ -26,6 +26,7 @@ import { sample } from "../src/model/sample.js";
 import { packedWeightBytes } from "../src/backend/wasm-kernels.js";
 import { torchFigures, type TorchFigures } from "./torch.js";
 import { renderResults } from "./report.js";
+import { benchQwen3, type Qwen3Figures } from "./qwen3.js";
 
 export interface QwenFigures {
   params: number;
@@ -49,6 +50,8 @@ export interface BenchResults {
   qwen?: QwenFigures | { error: string };
   scaling?: { prompts: number; promptLen: number; cells: ScalingCell[] };
   torch?: TorchFigures | { error: string };
+  /** (f) Qwen3-0.6B-shaped model: bench/qwen3.ts */
+  qwen3?: Qwen3Figures | { error: string };
   /** total wall seconds of the bench */
   elapsed_s: number;
 }
@@ -127,6 +130,17 @@ async function main(): Promise<void> {
     } catch (err) {
       res.qwen = { error: (err as Error).message.slice(0, 300) };
       log(`  failed: ${res.qwen.error}`);
+    }
+  }
+
+  // (f) Qwen3-0.6B-shaped (bench/qwen3.ts)
+  if (!has("--skip-qwen3")) {
+    log(`\n(f) Qwen3-0.6B-shaped model (random weights)`);
+    try {
+      res.qwen3 = await benchQwen3({ quick, log });
+    } catch (err) {
+      res.qwen3 = { error: (err as Error).message.slice(0, 300) };
+      log(`  failed: ${res.qwen3.error}`);
     }
   }
 

@@ -22,8 +22,8 @@ test("check: every example checks clean (exit 0; only real-model.sw's model and 
   assert.equal(await checkFiles(files, c.io), 0);
   const heads = c.out.join("").split("\n").filter((l) => l !== "" && !l.startsWith("  hint:"));
   assert.deepEqual(heads.map((l) => l.replace(/ \(.*\)$/, "")), [
-    `${join(examplesDir, "real-model.sw")}:10:12: warning: model path \`../models/Qwen2.5-0.5B-Instruct\` does not exist`,
-    `${join(examplesDir, "real-model.sw")}:11:12: warning: task data path \`../data/gsm8k-train.jsonl\` does not exist`,
+    `${join(examplesDir, "real-model.sw")}:14:12: warning: model path \`../models/Qwen3-0.6B\` does not exist`,
+    `${join(examplesDir, "real-model.sw")}:15:12: warning: task data path \`../data/gsm8k-train.jsonl\` does not exist`,
   ]);
 });
 

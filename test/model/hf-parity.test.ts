@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../src/backend/index.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
-import { loadHfModel } from "../../src/model/checkpoint.js";
+import { loadCheckpoint, loadHfModel, saveCheckpoint } from "../../src/model/checkpoint.js";
 import { sample } from "../../src/model/sample.js";
 import { Transformer } from "../../src/model/transformer.js";
 
@@ -158,5 +158,46 @@ test("qwen3 with the real 151,936-token vocabulary and the real tokenizer: trans
   } finally {
     model.dispose();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a loaded Qwen3 and Llama 3 save as Stepwise checkpoints and load back to the same logits", async () => {
+  for (const name of ["qwen3", "llama3"]) {
+    const { meta, tensors } = expected(path.join(HF, name));
+    const { model, tokenizer } = await loadHfModel(path.join(HF, name), { trainable: false, forTraining: false });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `stepwise-${name}-ckpt-`));
+    try {
+      await saveCheckpoint(path.join(dir, "ckpt"), { model, tokenizer });
+      const back = await loadCheckpoint(path.join(dir, "ckpt"), { trainable: false, forTraining: false });
+      try {
+        assert.deepEqual(back.model.config, model.config);
+        const diff = maxAbsDiff(ours(back.model, meta.inputs).logits, tensors.get("logits")!.data);
+        assert.ok(diff <= 1e-4, `${name}: max |logit difference| after a round trip = ${diff}`);
+      } finally {
+        back.model.dispose();
+      }
+    } finally {
+      model.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test("on the wasm backend (the default) every family's logits equal transformers' to 1e-4", async () => {
+  await initBackend({ backend: "wasm" });
+  try {
+    for (const { name } of FAMILIES) {
+      const { meta, tensors } = expected(path.join(HF, name));
+      const { model } = await loadHfModel(path.join(HF, name), { trainable: false, forTraining: false });
+      try {
+        const diff = maxAbsDiff(ours(model, meta.inputs).logits, tensors.get("logits")!.data);
+        if (process.env.STEPWISE_VERBOSE) console.log(`${name} (wasm): max |logit difference| = ${diff.toExponential(2)}`);
+        assert.ok(diff <= 1e-4, `${name} on wasm: max |logit difference| = ${diff}`);
+      } finally {
+        model.dispose();
+      }
+    }
+  } finally {
+    await initBackend({ backend: "cpu" });
   }
 });
