@@ -144,7 +144,7 @@ test("worldOverlap counts a leak: a task whose held-out set is its training set 
 });
 
 test("stepwise world SPEC prints the report for the arena's warm start", () => {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "world", "examples/arena/warmstart-hard.sw", "--train", "2000", "--heldout", "100"], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "world", "examples/warmstart-hard.sw", "--train", "2000", "--heldout", "100"], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /task arithmetic \(preset hard\), seed 7/);
   assert.match(r.stdout, /training draws: 2,000, distinct 1,985 \(99\.3%\)/);
