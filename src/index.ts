@@ -19,7 +19,7 @@ export type { LiveRunOptions, LiveRunViewOptions, RunPlanFn } from "./display/li
 export type { RunOptions, RunResult } from "./run/runner.js";
 export { RunStore } from "./run/store.js";
 export type { MetricsRow, RunEvent, RunInfo, StepRecord } from "./run/types.js";
-export { METRIC } from "./run/types.js";
+export { METRIC, creditMetricName } from "./run/types.js";
 
 export { initBackend } from "./backend/index.js";
 export { Transformer, hfLayout } from "./model/transformer.js";

@@ -24,6 +24,7 @@
  */
 import { type CreditFigure, creditMetricName } from "../run/types.js";
 import { rocAuc } from "./auc.js";
+import { PROBE_PREFIX } from "./tables.js";
 
 /** What the credit figures read of a step: StepRecord has all of it (the steps table too). */
 export interface CreditStepRecord {
@@ -200,4 +201,27 @@ export function creditByIteration(records: CreditStepRecord[]): IterationCredit[
     g.records.push(r);
   }
   return [...by.values()].map((g) => ({ stage: g.stage, iteration: g.iteration, ...creditFigures(advantageScores(g.records)) }));
+}
+
+/**
+ * Step records of a steps table (tables.ts: probes flattened to `probe_NAME` columns), with
+ * their probes gathered again, for the credit functions above.
+ * @example creditMetrics(recordsOfStepsTable(run.steps))
+ */
+export function recordsOfStepsTable(steps: { objects(): object[]; columnNames(): string[] }): CreditStepRecord[] {
+  const probeCols = steps.columnNames().filter((c) => c.startsWith(PROBE_PREFIX));
+  return (steps.objects() as Record<string, unknown>[]).map((r) => ({
+    stage: r.stage as string | undefined,
+    iteration: r.iteration as number | undefined,
+    response: r.response as number,
+    step: r.step as number,
+    label: r.label as string | null | undefined,
+    advantage: r.advantage as number,
+    probes: Object.fromEntries(probeCols.map((c) => [c.slice(PROBE_PREFIX.length), r[c] as number | null])),
+  }));
+}
+
+/** Whether step records carry at least two distinct ground-truth labels: something for credit to tell apart. */
+export function hasCreditLabels(records: CreditStepRecord[]): boolean {
+  return new Set(records.filter(labelled).map((r) => r.label)).size >= 2;
 }

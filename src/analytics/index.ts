@@ -60,6 +60,7 @@ export { COMPARE_COLUMNS, START_ROW, compareRuns, compareSummaries, formatDiffer
 export type { CompareOptions, CompareResult, RunSummary } from "./compare.js";
 export { meanCi95, pairedDifference, studentTQuantile } from "./stats.js";
 export type { MeanCi, PairedDifference } from "./stats.js";
-export { advantageScores, creditByIteration, creditFigures, creditMetrics, probeDeltaScores } from "./credit.js";
+export { advantageScores, creditByIteration, creditFigures, creditMetrics, hasCreditLabels, probeDeltaScores, recordsOfStepsTable } from "./credit.js";
+export { creditChart } from "./credit-chart.js";
 export type { CreditFigures, CreditStepRecord, IterationCredit, ScoredStep } from "./credit.js";
 export { rich, showChart, showTable, updateChart } from "./show.js";

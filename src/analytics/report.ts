@@ -16,6 +16,8 @@ import {
   stepValueByLabelChart,
   stepValueChart,
 } from "./charts.js";
+import { creditChart } from "./credit-chart.js";
+import { creditByIteration, hasCreditLabels, recordsOfStepsTable } from "./credit.js";
 import { tableToHTML } from "./format.js";
 import { chartToSVG } from "./render.js";
 import { type Run, loadRun } from "./tables.js";
@@ -74,6 +76,7 @@ export function reportCharts(run: Run): { title: string; spec: ChartSpec }[] {
       }
     }
   }
+  if (hasCreditLabels(recordsOfStepsTable(run.steps))) charts.push({ title: "Credit assignment against the step labels", spec: creditChart(run.steps) });
   if (run.rollouts.numRows() > 0 || run.steps.numRows() > 0) {
     charts.push({ title: "Rewards and advantages", spec: rewardAdvantageChart(run.rollouts, run.steps) });
   }
@@ -113,6 +116,8 @@ export async function renderReport(run: Run, options: ReportOptions = {}): Promi
   }
   if (lastTrain && typeof lastTrain.entropy === "number") summary.push(["final entropy", lastTrain.entropy]);
   if (run.rollouts.numRows() > 0) summary.push(["tokens sampled (RL)", run.rollouts.rollup({ t: "sum(d.tokens)" }).get("t", 0)]);
+  const credit = creditByIteration(recordsOfStepsTable(run.steps)).filter((c) => Number.isFinite(c.auc_redundant));
+  if (credit.length > 0) summary.push(["credit AUC essential > redundant (mean over RL iterations)", credit.reduce((a, c) => a + c.auc_redundant, 0) / credit.length]);
   for (const probe of run.probeNames()) {
     const { auc } = stepLabelAuc(run.steps, { probe, positive: ["essential"] });
     if (Number.isFinite(auc)) summary.push([`AUC of ${probe} change (essential vs other)`, auc]);

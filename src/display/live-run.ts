@@ -236,7 +236,10 @@ export async function liveRun(plan: ExperimentPlan, opts: LiveRunOptions = {}): 
   }
 }
 
-/** The charts of the live view: step value (or, with no probe, step advantage) by step index, and entropy/KL. */
+/**
+ * The charts of the live view: step value (or, with no probe, step advantage) by step index, the
+ * credit panel where steps carry labels, and entropy/KL.
+ */
 async function liveCharts(rows: MetricsRow[], steps: StepRecord[]): Promise<ChartSpec[]> {
   const a = await import("../analytics/index.js");
   const specs: ChartSpec[] = [];
@@ -246,6 +249,7 @@ async function liveCharts(rows: MetricsRow[], steps: StepRecord[]): Promise<Char
       ? a.stepsTable(steps)
       : a.stepsTable(steps.map((s) => ({ ...s, probes: { advantage: s.advantage } })));
     specs.push(a.stepValueChart(table, probed ? { width: 300, height: 160 } : { width: 300, height: 160, title: "Step advantage by step index, per iteration" }));
+    if (a.hasCreditLabels(steps)) specs.push(a.creditChart(steps, { width: 240, height: 140 })); // credit against the step labels
   }
   const trained = rows.filter((r) => r.stage !== "eval");
   if (trained.some((r) => typeof r[METRIC.entropy] === "number" || typeof r[METRIC.kl] === "number")) {

@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import * as vl from "vega-lite";
 import * as C from "../../src/analytics/charts.js";
 import * as M from "../../src/analytics/compare-charts.js";
+import { creditChart } from "../../src/analytics/credit-chart.js";
 import { loadRun, stepsTable } from "../../src/analytics/tables.js";
 import * as aq from "arquero";
 import { FIXTURE_DIR } from "./make-fixture.js";
@@ -43,6 +44,7 @@ describe("chart specs", async () => {
     evalCurves: M.evalCurvesChart(runs),
     creditCurves: M.creditCurvesChart(runs),
     advantageByLabel: M.advantageByLabelChart(runs),
+    credit: creditChart(run.steps),
   };
 
   for (const [name, spec] of Object.entries(specs)) {

@@ -9,6 +9,11 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { compile } from "../../dsl/index.js";
 import { advantageScores, creditFigures, creditMetrics, probeDeltaScores, type CreditStepRecord } from "../../src/analytics/credit.js";
+import { creditChart } from "../../src/analytics/credit-chart.js";
+import { chartToSVG } from "../../src/analytics/render.js";
+import { stepsTable } from "../../src/analytics/tables.js";
+import { registerSink } from "../../src/display/index.js";
+import { LiveRunView } from "../../src/display/live-run.js";
 import { runPlan } from "../../src/run/runner.js";
 import { METRIC, type MetricsRow, type StepRecord } from "../../src/run/types.js";
 
@@ -91,6 +96,46 @@ test("credit: a probe's figures score its change over each step; the last step i
   close(m["credit/probe_belief/gap_redundant"]!, 0 - 0.35, "probe gap");
   close(m["credit/probe_belief/delta_essential"]!, 0.35, "probe essential delta");
   assert.equal(m[METRIC.creditAucRedundant], 0.5, "the advantage (all 0) ties");
+});
+
+test("creditChart: the advantage's and the probe's AUC per iteration side by side, and the mean advantage per label", async () => {
+  // iteration 0: advantage favours essential (AUC 1), the probe does not (deltas 0 and +0.4: AUC 0)
+  // iteration 1: advantage ties (0.5), the probe favours essential (AUC 1)
+  const records = [
+    ...response(0, [["essential", 1, 0.5], ["redundant", -1, 0.5], ["answer", 0, 0.9]], 0),
+    ...response(0, [["essential", 0, 0.1], ["redundant", 0, 0.6], ["answer", 0, 0.6]], 1),
+  ];
+  for (const steps of [records, stepsTable(records as StepRecord[])]) {
+    const spec = creditChart(steps) as unknown as { hconcat: { data: { values: Record<string, unknown>[] } }[] };
+    const auc = spec.hconcat[0]!.data.values;
+    const at = (series: string, iteration: number) => auc.find((r) => r.series === series && r.iteration === iteration)?.value;
+    assert.equal(at("advantage: essential > redundant", 0), 1);
+    assert.equal(at("advantage: essential > redundant", 1), 0.5);
+    assert.equal(at("belief change: essential > redundant", 0), 0);
+    assert.equal(at("belief change: essential > redundant", 1), 1);
+    assert.deepEqual(spec.hconcat[1]!.data.values, [
+      { label: "essential", value: 0.5 },
+      { label: "redundant", value: -0.5 },
+      { label: "answer", value: 0 },
+    ]);
+  }
+  assert.match(await chartToSVG(creditChart(records)), /within-response AUC per iteration/);
+});
+
+test("the notebook live view shows the credit panel for labelled steps", async () => {
+  registerSink({ kind: "stepwise", send: () => {} });
+  try {
+    const titles: string[] = [];
+    const view = new LiveRunView("credit", { renderChart: async (spec) => (titles.push(String((spec as { title: unknown }).title)), "UE5H") });
+    view.onEvent({ type: "stage", stage: "rl", total: 1 });
+    const steps = response(0, [["essential", 1], ["redundant", -1], ["answer", 0]]).map((s) => ({ ...s, group: 0, tokens: 2, text: "", outcome: 1 })) as StepRecord[];
+    view.onEvent({ type: "iteration", row: { stage: "rl", iteration: 0, time: 1 }, steps });
+    view.onEvent({ type: "finished", summary: {} });
+    await view.finish();
+    assert.ok(titles.some((t) => t.startsWith("Credit:")), titles.join("; "));
+  } finally {
+    registerSink(null);
+  }
 });
 
 test("credit: nothing for unlabelled steps", () => {
