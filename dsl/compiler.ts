@@ -142,6 +142,7 @@ function taskPlan(d: Component, scope: Scope): TaskPlan | undefined {
       answer: get(s, "answer", DEFAULTS.jsonl.answer),
       onError: get(s, "on_error", DEFAULTS.jsonl.onError) as "skip" | "refuse",
       heldOut: get(s, "held_out", DEFAULTS.jsonl.heldOut),
+      ...(s.has("thinking") ? { thinking: s.get("thinking")!.value === "on" } : {}),
     };
   }
   noArg(d, r);

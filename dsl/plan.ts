@@ -62,7 +62,11 @@ export interface ArithmeticSettings {
 export type TaskPlan =
   /** preset: the named world the settings started from (src/task/arithmetic-presets.ts), for the record */
   | { kind: "arithmetic"; preset?: string; settings: ArithmeticSettings }
-  | { kind: "jsonl"; path: string; question: string; answer: string; onError: "skip" | "refuse"; heldOut: number };
+  | {
+      kind: "jsonl"; path: string; question: string; answer: string; onError: "skip" | "refuse"; heldOut: number;
+      /** the chat template's enable_thinking (Qwen3); absent = the template's default */
+      thinking?: boolean;
+    };
 
 export type SegmentationPlan = (
   | { kind: "split"; delimiter: string }

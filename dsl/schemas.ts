@@ -43,6 +43,7 @@ export const TASK_JSONL: Record<string, SettingSpec> = {
   answer: str('the field holding the reference answer, e.g. "answer"'),
   on_error: word("what to do with a malformed line", "skip", "refuse"),
   held_out: int("lines kept back for evaluation"),
+  thinking: word("a reasoning model's chat template (Qwen3's enable_thinking): on = reason in <think>…</think> first, off = answer directly", "on", "off"),
 };
 
 export const STEPS: Record<string, SettingSpec> = {

