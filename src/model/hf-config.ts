@@ -52,6 +52,10 @@ const COMMON_FIELDS: Record<string, FieldUse> = {
   label2id: "ignored",
   task_specific_params: "ignored",
   tokenizer_class: "ignored",
+  _num_labels: "ignored",
+  finetuning_task: "ignored",
+  problem_type: "ignored",
+  gradient_checkpointing: "ignored",
 };
 
 /** Fields of the RoPE families (llama, qwen2, qwen3). */
@@ -101,7 +105,11 @@ export const HF_CONFIG_FIELDS: Record<HfModelType, Record<string, FieldUse>> = {
     summary_proj_to_labels: "ignored",
     summary_first_dropout: "ignored",
   },
-  llama: { ...COMMON_FIELDS, ...ROPE_FAMILY_FIELDS, attention_bias: "read", mlp_bias: "read", pretraining_tp: "read" },
+  llama: {
+    ...COMMON_FIELDS, ...ROPE_FAMILY_FIELDS, attention_bias: "read", mlp_bias: "read", pretraining_tp: "read",
+    // written by nanotron (SmolLM): interleaved RoPE would pair other channels
+    rope_interleaved: "read", is_llama_config: "ignored",
+  },
   qwen2: { ...COMMON_FIELDS, ...ROPE_FAMILY_FIELDS, use_sliding_window: "read", sliding_window: "read", max_window_layers: "read", layer_types: "read" },
   qwen3: { ...COMMON_FIELDS, ...ROPE_FAMILY_FIELDS, attention_bias: "read", use_sliding_window: "read", sliding_window: "read", max_window_layers: "read", layer_types: "read" },
 };
@@ -206,6 +214,7 @@ export function configFromHf(hf: HfConfig, file = "config.json"): ModelConfig {
     mustBe("mlp_bias", false, "the MLP has no biases");
     mustBe("attention_bias", false, "llama's attention_bias also puts a bias on o_proj");
     if (present("pretraining_tp")) int("pretraining_tp"); // slices the same products: no effect on the math
+    mustBe("rope_interleaved", false, "RoPE rotates the two halves of a head (rotate_half), not interleaved pairs");
   }
   if (type === "qwen3") mustBe("attention_bias", false, "qwen3's attention_bias puts biases on q/k/v and o_proj");
   const width = int("hidden_size");

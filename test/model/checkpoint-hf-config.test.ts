@@ -228,6 +228,7 @@ test("unsupported architectures and options are refused naming config.json and t
   refused({ ...QWEN3_06B, attention_bias: true }, "attention_bias", /o_proj/);
   refused({ ...LLAMA32_1B, attention_bias: true }, "attention_bias", /o_proj/);
   refused({ ...LLAMA32_1B, mlp_bias: true }, "mlp_bias", /not supported/);
+  refused({ ...LLAMA32_1B, rope_interleaved: true }, "rope_interleaved", /not interleaved/);
   refused({ ...QWEN3_06B, attn_logit_softcapping: 50 }, "attn_logit_softcapping", /not a field Stepwise knows for model_type "qwen3"/);
   refused({ ...QWEN25_05B, quantization_config: { quant_method: "gptq" } }, "quantization_config", /not a field Stepwise knows/);
   refused({ ...GPT2, scale_attn_weights: false }, "scale_attn_weights", /not supported/);
