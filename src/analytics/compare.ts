@@ -34,7 +34,7 @@ export interface RunSummary {
   final_entropy: number;
   /** seconds from run start to its last metrics row */
   wall_time: number;
-  /** response tokens sampled over all recorded RL iterations (rollouts/) */
+  /** response tokens sampled over all recorded RL iterations (rollouts/), or by the tree sampler of step_dpo stages */
   tokens_sampled: number;
 }
 
@@ -108,7 +108,10 @@ export function summarizeRun(run: Run, method: string = run.info.name): RunSumma
   const lastTrain = last(train) ?? {};
   const lastWith = (key: string) => last(train.filter((r) => typeof r[key] === "number"))?.[key];
   const times = (run.metrics.array("time") as unknown[]).filter((t): t is number => typeof t === "number");
-  const tokens = run.rollouts.numRows() > 0 ? (run.rollouts.array("tokens") as number[]).reduce((s, x) => s + x, 0) : NaN;
+  // RL stages record their responses (rollouts/); tree stages (step_dpo) record the tokens their trees sampled
+  const treeTokens = train.map((r) => r["tree/tokens_sampled"]).filter((x): x is number => typeof x === "number");
+  const tokens =
+    run.rollouts.numRows() > 0 ? (run.rollouts.array("tokens") as number[]).reduce((s, x) => s + x, 0) : treeTokens.length ? treeTokens.reduce((s, x) => s + x, 0) : NaN;
   const credit = creditByIteration(run.steps.objects() as CreditStepRecord[]);
   return {
     method,

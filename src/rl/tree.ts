@@ -224,6 +224,16 @@ export function actionTokens(tree: Tree, id: number): number[] {
   return n.eos ? [...n.tokens, n.stopToken ?? tree.eosId] : n.tokens;
 }
 
+/**
+ * The tokens the sampler drew for a tree: the action tokens of every node but the root, chosen or
+ * not (its sampling cost, comparable with the response tokens of an RL iteration).
+ */
+export function treeSampledTokens(tree: Tree): number {
+  let n = 0;
+  for (let id = 1; id < tree.nodes.length; id++) n += actionTokens(tree, id).length;
+  return n;
+}
+
 /** Node ids from the root to `id`, inclusive. */
 export function pathTo(tree: Tree, id: number): number[] {
   const ids: number[] = [];

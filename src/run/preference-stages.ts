@@ -12,7 +12,7 @@ import type { ExperimentPlan, StagePlan } from "../../dsl/plan.js";
 import type { Transformer } from "../model/transformer.js";
 import { stepDpoLoss } from "../rl/objectives.js";
 import { leafResponses, pairLogprobs, stepPairs, type StepPair } from "../rl/pairs.js";
-import { sampleTree } from "../rl/tree.js";
+import { sampleTree, treeSampledTokens } from "../rl/tree.js";
 import { DEFAULT_SAMPLER } from "../rl/iteration.js";
 import { sampleGroups } from "../rl/rollout.js";
 import type { Problem } from "../task/types.js";
@@ -154,6 +154,9 @@ export async function runStepDpoStage(
     "reward/accuracy": accuracy,
     "tree/nodes": trees.reduce((a, t) => a + t.nodes.length, 0),
     "tree/leaves": leaves.length,
+    // every sampled step of every node (siblings that were not chosen too): the tree's sampling cost,
+    // comparable with the response tokens an RL iteration samples
+    "tree/tokens_sampled": trees.reduce((a, t) => a + treeSampledTokens(t), 0),
     "time/sampling_s": sampleSeconds,
     learning_rate: lr,
   };

@@ -115,6 +115,8 @@ test("smoke comparison: every arm runs one iteration on a tiny world, and the co
     }
     const table = await compareRuns(dirs, names);
     for (const n of names) assert.match(table.markdown, new RegExp(`\\| ${n.replace(/[.]/g, "\\.")} \\|`), n);
+    // every arm's sampling cost is counted, RL and tree arms alike (the budget the arena equalises)
+    for (const r of table.runs) assert.ok(r.tokens_sampled > 0, `${r.method}: tokens sampled ${r.tokens_sampled}`);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
