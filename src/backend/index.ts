@@ -1,7 +1,9 @@
 /**
  * Backend resolver: tensorflow (tfjs-node-gpu, then tfjs-node, when installed and loadable),
  * then wasm (the default here), then cpu. `opts.backend` or the STEPWISE_BACKEND environment
- * variable forces one. Idempotent: a second call with the same request returns the same answer.
+ * variable forces one. On wasm, matrix products go to a native BLAS when Stepwise's optional
+ * addon is built and a BLAS loads (native.ts: "wasm; matrix products on OpenBLAS ..."), else to
+ * XNNPACK (wasm-kernels.ts); `detail` says which. Idempotent: a second call with the same request returns the same answer.
  *
  * GPU: a user with CUDA runs `npm install @tensorflow/tfjs-node-gpu` (or `@tensorflow/tfjs-node`
  * for native CPU kernels); the resolver picks it up, no code change. They are optional on
@@ -12,6 +14,7 @@ import "./gradients.js";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmKernels } from "./wasm-kernels.js";
+import { nativeStatus } from "./native.js";
 
 export type BackendName = "tensorflow" | "wasm" | "cpu";
 
@@ -97,7 +100,10 @@ async function activate(name: BackendName): Promise<string> {
     if (!(await tf.setBackend("wasm"))) throw new Error("setBackend(\"wasm\") failed");
     await tf.ready();
     const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
-    return `wasm (@tensorflow/tfjs-backend-wasm, ${simd ? "SIMD" : "no SIMD"}, Stepwise XNNPACK fast-path kernels)`;
+    const wasm = `wasm (@tensorflow/tfjs-backend-wasm, ${simd ? "SIMD" : "no SIMD"}`;
+    const native = nativeStatus();
+    if (native.blas) return `${wasm}; matrix products on ${native.blas.detail} through the native addon)`;
+    return `${wasm}, Stepwise XNNPACK fast-path kernels; native addon not used: ${native.reason})`;
   }
   if (!(await tf.setBackend("cpu"))) throw new Error("setBackend(\"cpu\") failed");
   await tf.ready();

@@ -12,9 +12,14 @@
  * 2. Slice and Unpack: the stock kernels copy the whole input (readSync) for every slice;
  *    these read it through a heap view, so unstacking N slices costs one pass, not N.
  * 3. UnsortedSegmentSum (the gradient of gather, used by embedding lookups): missing in wasm.
+ *
+ * When the native addon and a BLAS load (native.ts), BatchMatMul hands every product to it
+ * instead, on the same heap views (no copies, transposes and broadcasting by strides); the
+ * XNNPACK paths below are the fallback.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import { nativeBlas } from "./native.js";
 
 /** The parts of tfjs-backend-wasm's BackendWasm these kernels use (it exports no types for them). */
 interface WasmModule {
@@ -202,6 +207,15 @@ const fastBatchMatMul: KernelFunc = ({ inputs, backend: b, attrs }) => {
   const batch = Math.max(batchA, batchB);
   const out = backend.makeOutput([...outBatchShape, m, n], "float32");
   const outData = backend.dataIdMap.get(out.dataId);
+  const blas = nativeBlas();
+  if (blas) {
+    // views only after the allocation (it may grow the heap and detach earlier views)
+    const av = backend.typedArrayFromHeap(a) as Float32Array, bv = backend.typedArrayFromHeap(bIn) as Float32Array;
+    const ov = backend.typedArrayFromHeap(out) as Float32Array;
+    if (batchB === 1 && batchA > 1 && !transposeA) blas.sgemm(false, transposeB, 1, batchA * m, n, k, av, 0, bv, 0, ov); // shared right operand: one product
+    else blas.sgemm(transposeA, transposeB, batch, m, n, k, av, batchA === 1 ? 0 : aR * aC, bv, batchB === 1 ? 0 : bR * bC, ov);
+    return out;
+  }
   if (batch > 1 && batchA === batchB && m * k * n < MIN_SLICE_MACS) {
     // 0) many tiny products (decoding: one query row per head): the stock loop, in one call
     const aD = backend.dataIdMap.get(a.dataId), bD = backend.dataIdMap.get(bIn.dataId);

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ExperimentPlan } from "../../dsl/plan.js";
 import { runPlan, type RunResult } from "../run/runner.js";
+import { initBackend } from "../backend/index.js";
 import type { RunEvent } from "../run/types.js";
 import { METRIC } from "../run/types.js";
 import { ProgressBar, fmtNum } from "./progress.js";
@@ -44,6 +45,13 @@ export async function runCommand(specPath: string | undefined, opts: RunCommandO
     } else process.exit(130);
   };
   process.on("SIGINT", onSigint);
+  try {
+    // which path the run computes on (the runner asks for the same backend; the choice is cached)
+    const backend = await initBackend({ backend: (opts.backend as "wasm" | "cpu" | "tensorflow" | undefined) ?? plan.backend });
+    process.stdout.write(`backend: ${backend.detail}\n`);
+  } catch {
+    /* runPlan reports a backend that does not start */
+  }
   const bar = new ProgressBar("", 1);
   let result: RunResult;
   try {

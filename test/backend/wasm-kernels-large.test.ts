@@ -2,7 +2,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../src/backend/index.js";
+import { useNativeBlas } from "../../src/backend/native.js";
 import { packedWeightBytes, setPackedWeightBudget } from "../../src/backend/wasm-kernels.js";
+
+// these test the XNNPACK kernels (the path without the native addon); test/backend/native.test.ts tests the native one
+useNativeBlas(false);
 
 const rnd = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, "float32", seed);
 

@@ -2,6 +2,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../src/backend/index.js";
+import { useNativeBlas } from "../../src/backend/native.js";
+
+// these test the XNNPACK kernels (the path without the native addon); test/backend/native.test.ts tests the native one
+useNativeBlas(false);
 
 /** Run f on cpu and on wasm with the same inputs; return both outputs. */
 async function both(f: () => tf.Tensor): Promise<[Float32Array, Float32Array, number[]]> {

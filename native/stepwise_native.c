@@ -1,0 +1,284 @@
+/*
+ * Stepwise's optional native addon (N-API): batched single-precision matrix products on a BLAS
+ * loaded at run time, for the tfjs wasm backend's BatchMatMul (src/backend/native.ts).
+ *
+ * Why dlopen and not -lopenblas: the addon then builds with a C compiler and Node's headers alone
+ * (no libopenblas-dev), and loads whichever CBLAS the machine has (Debian's libopenblas0 by
+ * default, or the library named by STEPWISE_BLAS). Without one it still loads and reports why.
+ *
+ * The operands are Float32Arrays that are views on the wasm heap (tfjs tensors), so nothing is
+ * copied; the caller guarantees nothing grows that heap during a call (no JS runs inside).
+ *
+ * Exports:
+ *   load(paths: string[]) -> string | null     open the first CBLAS that loads; null or an error text
+ *   sgemm(transA, transB, batch, m, n, k, a, aStride, b, bStride, c)
+ *       for i < batch: C_i[m,n] = op(A_i) @ op(B_i), row-major, A_i = a + i*aStride (floats), ...
+ *   setThreads(n), threads() -> n, info() -> {library, corename, config, blasThreads}
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
+typedef void (*sgemm_fn)(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                         const float *b, int ldb, float beta, float *c, int ldc);
+typedef void (*set_threads_fn)(int);
+typedef int (*get_threads_fn)(void);
+typedef char *(*get_str_fn)(void);
+
+static sgemm_fn cblas_sgemm = NULL;
+static set_threads_fn set_threads = NULL;
+static get_threads_fn get_threads = NULL;
+static get_str_fn get_corename = NULL, get_config = NULL;
+static char lib_path[1024] = "";
+
+/* Below this many multiply-adds a product is done here (a BLAS call's fixed cost dominates it). */
+#define SMALL_MACS 4096
+/*
+ * A batch of products each below SLICE_MACS (attention's [B*H] slices) is split across our own
+ * threads, each slice on a single-threaded BLAS call: waking the BLAS's own workers for every
+ * small slice costs more than the slice (measured: 128 x [128,32]@[32,128] took 1.8 ms on one
+ * thread and up to 130 ms on two OpenBLAS threads on a loaded machine). Larger products use the
+ * BLAS's threads. Each slice is computed by exactly one call either way, so results do not
+ * depend on how the batch was split.
+ */
+#define SLICE_MACS (1 << 22)
+#define MIN_SPLIT_MACS (1 << 20)
+#define MAX_THREADS 64
+
+static int threads_wanted = 1; /* setThreads(n) */
+static int blas_threads_now = -1; /* what the BLAS is set to now */
+
+#define CHECK(call)                                                                                \
+  do {                                                                                             \
+    if ((call) != napi_ok) {                                                                       \
+      napi_throw_error(env, NULL, "stepwise_native: N-API call failed: " #call);                   \
+      return NULL;                                                                                 \
+    }                                                                                              \
+  } while (0)
+
+static napi_value throw_msg(napi_env env, const char *msg) {
+  napi_throw_error(env, NULL, msg);
+  return NULL;
+}
+
+static napi_value load(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_value result;
+  if (cblas_sgemm) {
+    CHECK(napi_get_null(env, &result));
+    return result;
+  }
+  uint32_t count = 0;
+  if (argc < 1 || napi_get_array_length(env, argv[0], &count) != napi_ok) return throw_msg(env, "load(paths: string[])");
+  char errors[4096] = "";
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value item;
+    char path[1024];
+    size_t len = 0;
+    CHECK(napi_get_element(env, argv[0], i, &item));
+    if (napi_get_value_string_utf8(env, item, path, sizeof path, &len) != napi_ok) continue;
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      size_t used = strlen(errors);
+      snprintf(errors + used, sizeof errors - used, "%s%s", used ? "; " : "", dlerror());
+      continue;
+    }
+    sgemm_fn f = (sgemm_fn)dlsym(h, "cblas_sgemm");
+    if (!f) {
+      size_t used = strlen(errors);
+      snprintf(errors + used, sizeof errors - used, "%s%s: no cblas_sgemm", used ? "; " : "", path);
+      dlclose(h);
+      continue;
+    }
+    cblas_sgemm = f;
+    set_threads = (set_threads_fn)dlsym(h, "openblas_set_num_threads");
+    get_threads = (get_threads_fn)dlsym(h, "openblas_get_num_threads");
+    get_corename = (get_str_fn)dlsym(h, "openblas_get_corename");
+    get_config = (get_str_fn)dlsym(h, "openblas_get_config");
+    snprintf(lib_path, sizeof lib_path, "%s", path);
+    CHECK(napi_get_null(env, &result));
+    return result;
+  }
+  CHECK(napi_create_string_utf8(env, errors[0] ? errors : "no library path given", NAPI_AUTO_LENGTH, &result));
+  return result;
+}
+
+/* A Float32Array argument: its data pointer and length in floats. */
+static int f32(napi_env env, napi_value v, float **data, size_t *len) {
+  napi_typedarray_type type;
+  void *p;
+  napi_value buf;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, &buf, &off) != napi_ok || type != napi_float32_array) return 0;
+  *data = (float *)p;
+  return 1;
+}
+
+static int i64(napi_env env, napi_value v, int64_t *out) {
+  return napi_get_value_int64(env, v, out) == napi_ok;
+}
+
+/* C[m,n] = op(A) @ op(B) for one small product: plain loops (the compiler vectorises the inner one). */
+static void small_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c) {
+  for (int64_t i = 0; i < m; i++) {
+    float *ci = c + i * n;
+    for (int64_t j = 0; j < n; j++) ci[j] = 0.0f;
+    for (int64_t p = 0; p < k; p++) {
+      const float av = ta ? a[p * m + i] : a[i * k + p];
+      if (!tb) {
+        const float *bp = b + p * n;
+        for (int64_t j = 0; j < n; j++) ci[j] += av * bp[j];
+      } else {
+        for (int64_t j = 0; j < n; j++) ci[j] += av * b[j * k + p];
+      }
+    }
+  }
+}
+
+static void blas_threads(int n) {
+  if (set_threads && blas_threads_now != n) {
+    set_threads(n);
+    blas_threads_now = n;
+  }
+}
+
+typedef struct {
+  bool ta, tb;
+  int64_t from, to, m, n, k, as, bs;
+  const float *a, *b;
+  float *c;
+} job;
+
+static void run_slices(const job *j) {
+  const int lda = j->ta ? (int)j->m : (int)j->k, ldb = j->tb ? (int)j->k : (int)j->n;
+  const int small = j->m * j->n * j->k < SMALL_MACS;
+  for (int64_t i = j->from; i < j->to; i++) {
+    const float *ai = j->a + i * j->as, *bi = j->b + i * j->bs;
+    float *ci = j->c + i * j->m * j->n;
+    if (j->k == 0) {
+      memset(ci, 0, sizeof(float) * j->m * j->n);
+    } else if (small) {
+      small_gemm(j->ta, j->tb, j->m, j->n, j->k, ai, bi, ci);
+    } else {
+      cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)j->m,
+                  (int)j->n, (int)j->k, 1.0f, ai, lda, bi, ldb, 0.0f, ci, (int)j->n);
+    }
+  }
+}
+
+static void *run_slices_thread(void *arg) {
+  run_slices((const job *)arg);
+  return NULL;
+}
+
+static napi_value sgemm(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 11) return throw_msg(env, "sgemm(transA, transB, batch, m, n, k, a, aStride, b, bStride, c): 11 arguments");
+  if (!cblas_sgemm) return throw_msg(env, "sgemm: no BLAS loaded (call load first)");
+  bool ta, tb;
+  int64_t batch, m, n, k, as, bs;
+  float *a, *b, *c;
+  size_t al, bl, cl;
+  if (napi_get_value_bool(env, argv[0], &ta) != napi_ok || napi_get_value_bool(env, argv[1], &tb) != napi_ok ||
+      !i64(env, argv[2], &batch) || !i64(env, argv[3], &m) || !i64(env, argv[4], &n) || !i64(env, argv[5], &k) ||
+      !f32(env, argv[6], &a, &al) || !i64(env, argv[7], &as) || !f32(env, argv[8], &b, &bl) ||
+      !i64(env, argv[9], &bs) || !f32(env, argv[10], &c, &cl))
+    return throw_msg(env, "sgemm: argument types are (bool, bool, int x4, Float32Array, int, Float32Array, int, Float32Array)");
+  if (batch < 0 || m < 0 || n < 0 || k < 0 || as < 0 || bs < 0 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX)
+    return throw_msg(env, "sgemm: negative or too large sizes");
+  /* bounds: every slice must lie inside its array (a wrong size would write outside a tensor) */
+  if (batch > 0 && ((uint64_t)(batch - 1) * as + m * k > al || (uint64_t)(batch - 1) * bs + k * n > bl ||
+                    (uint64_t)batch * m * n > cl))
+    return throw_msg(env, "sgemm: an operand is smaller than batch, sizes and strides say");
+  const int64_t macs = m * n * k;
+  job whole = {ta, tb, 0, batch, m, n, k, as, bs, a, b, c};
+  int parts = threads_wanted < batch ? threads_wanted : (int)batch;
+  if (parts > 1 && macs < SLICE_MACS && macs * batch >= MIN_SPLIT_MACS) {
+    /* 1) many small slices: our threads over the batch, one BLAS thread each */
+    blas_threads(1);
+    job jobs[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    int started = 0;
+    for (int p = 0; p < parts; p++) {
+      jobs[p] = whole;
+      jobs[p].from = batch * p / parts;
+      jobs[p].to = batch * (p + 1) / parts;
+    }
+    for (int p = 1; p < parts; p++) {
+      if (pthread_create(&tid[p], NULL, run_slices_thread, &jobs[p]) != 0) break;
+      started = p;
+    }
+    run_slices(&jobs[0]);
+    for (int p = started + 1; p < parts; p++) run_slices(&jobs[p]); /* threads that did not start: here */
+    for (int p = 1; p <= started; p++) pthread_join(tid[p], NULL);
+  } else {
+    /* 2) few or large products: the BLAS's own threads inside each */
+    blas_threads(threads_wanted);
+    run_slices(&whole);
+  }
+  return NULL;
+}
+
+static napi_value set_threads_js(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t n = 1;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1 || n > MAX_THREADS)
+    return throw_msg(env, "setThreads(n): 1 <= n <= 64");
+  threads_wanted = n;
+  blas_threads(n);
+  return NULL;
+}
+
+static napi_value threads_js(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  CHECK(napi_create_int32(env, threads_wanted, &r));
+  return r;
+}
+
+static napi_value str_or_null(napi_env env, const char *s) {
+  napi_value r;
+  if (s) {
+    if (napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &r) != napi_ok) return NULL;
+  } else if (napi_get_null(env, &r) != napi_ok) return NULL;
+  return r;
+}
+
+static napi_value info_js(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value o;
+  CHECK(napi_create_object(env, &o));
+  CHECK(napi_set_named_property(env, o, "library", str_or_null(env, cblas_sgemm ? lib_path : NULL)));
+  CHECK(napi_set_named_property(env, o, "corename", str_or_null(env, get_corename ? get_corename() : NULL)));
+  CHECK(napi_set_named_property(env, o, "config", str_or_null(env, get_config ? get_config() : NULL)));
+  napi_value bt;
+  CHECK(napi_create_int32(env, get_threads ? get_threads() : 1, &bt));
+  CHECK(napi_set_named_property(env, o, "blasThreads", bt));
+  return o;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"load", NULL, load, NULL, NULL, NULL, napi_default, NULL},
+      {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_default, NULL},
+      {"setThreads", NULL, set_threads_js, NULL, NULL, NULL, napi_default, NULL},
+      {"threads", NULL, threads_js, NULL, NULL, NULL, napi_default, NULL},
+      {"info", NULL, info_js, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
