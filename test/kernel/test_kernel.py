@@ -13,6 +13,11 @@ import time
 import unittest
 from queue import Empty
 
+# An interrupt is answered at the next step boundary: prompt, not instant. The bound is loose
+# because a step on a loaded 2-core machine can take over a second; a run that ignored the
+# interrupt would take minutes.
+INTERRUPT_LATENCY_S = 5.0
+
 import jupyter_kernel_test
 from jupyter_client.manager import start_new_kernel
 
@@ -219,7 +224,7 @@ class StepwiseKernelTests(jupyter_kernel_test.KernelTests):
         reply = self.kc.get_shell_msg(timeout=5)
         elapsed = time.time() - t0
         self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
-        self.assertLess(elapsed, 1.0)
+        self.assertLess(elapsed, INTERRUPT_LATENCY_S)
         self.assertEqual(reply["content"]["status"], "error")
         self.assertEqual(reply["content"]["ename"], "InterruptedError")
         self.flush_channels()
@@ -346,7 +351,7 @@ class DslCellTests(unittest.TestCase):
         t0 = time.time()
         self.km.interrupt_kernel()
         reply = self.kc.get_shell_msg(timeout=10)
-        self.assertLess(time.time() - t0, 1.0)
+        self.assertLess(time.time() - t0, INTERRUPT_LATENCY_S)
         self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
         self.assertEqual(reply["content"]["ename"], "InterruptedError")
         self.assertIn("checkpoint", reply["content"]["evalue"])
@@ -456,7 +461,7 @@ class RealRunnerTests(unittest.TestCase):
             reply = self.kc.get_shell_msg(timeout=15)
             if reply["parent_header"].get("msg_id") == msg_id:
                 break
-        self.assertLess(time.time() - t0, 1.0)
+        self.assertLess(time.time() - t0, INTERRUPT_LATENCY_S)
         self.assertEqual(reply["content"]["ename"], "InterruptedError")
         self.assertRegex(reply["content"]["evalue"], r"interrupted at sft \d+/40")
         run_dir = os.path.join(self.cwd, "runs", "interrupt-me")
