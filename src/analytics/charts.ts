@@ -9,7 +9,7 @@ import type { TopLevelSpec } from "vega-lite";
 import { METRIC } from "../run/types.js";
 import { VEGALITE_V5_SCHEMA } from "../display/bundles.js";
 import { stepLabelAuc } from "./auc.js";
-import { PROBE_PREFIX, evalRows, probeNames, stepValues, trainRows } from "./tables.js";
+import { PROBE_PREFIX, evalRows, probeNames, stepAdvantages, stepValues, trainRows } from "./tables.js";
 
 export type ChartSpec = TopLevelSpec;
 
@@ -75,6 +75,70 @@ function metricPanels(
   };
 }
 
+/** How a training stage's x axis counts: SFT and the preference stages count optimizer steps, RL iterations. */
+export const STAGE_AXIS: Record<string, string> = {
+  sft: "SFT step",
+  rl: "RL iteration",
+  dpo: "DPO step",
+  step_dpo: "Step-DPO step",
+};
+
+/** The header of a stage's column: "RL iteration" for rl, the stage's name for one not in STAGE_AXIS. */
+export function stageAxis(stage: unknown): string {
+  return typeof stage === "string" ? (STAGE_AXIS[stage] ?? stage) : "iteration";
+}
+
+/** One metric of a stage-faceted chart: its values' `metric`, its y-axis title, an optional fixed domain. */
+interface MetricRow {
+  metric: string;
+  title: string;
+  domain?: [number, number];
+}
+
+/**
+ * Values over training as one row of panels per metric, one column per training stage, so that
+ * SFT steps and RL iterations each get their own x axis (a run of 1,000 SFT steps and 80 RL
+ * iterations on one axis squeezes RL into a sliver). Every panel has a y-axis title; the column's
+ * label under its x axis says what x counts. `series` colours the lines (legend only when it has
+ * two or more values). Values: { phase, iteration, metric, value, [series] }.
+ */
+function stagePanels(
+  title: string,
+  options: ChartOptions,
+  metricsTable: ColumnTable,
+  values: Row[],
+  metrics: MetricRow[],
+  series?: { field: string; title: string },
+): ChartSpec {
+  // columns in the order the run trained its stages
+  const trained = (trainRows(metricsTable).objects() as Row[]).map((r) => stageAxis(r.stage));
+  const phases = [...new Set([...trained, ...values.map((v) => v.phase as string)])].filter((p) => values.some((v) => v.phase === p));
+  const seriesValues = series ? [...new Set(values.map((v) => v[series.field]))] : [];
+  const color = series
+    ? { field: series.field, type: "nominal" as const, title: series.title, ...(seriesValues.length < 2 ? { legend: null } : {}) }
+    : undefined;
+  // the metrics with values (a run without evaluations has no eval accuracy…); all of them when
+  // there are none at all, so that an empty run's chart still compiles
+  const present = metrics.filter((m) => values.some((v) => v.metric === m.metric));
+  const rows = (present.length > 0 ? present : metrics.slice(0, 1)).map((m) => ({
+      data: { values: values.filter((v) => v.metric === m.metric) },
+      facet: { column: { field: "phase", type: "nominal" as const, title: null, sort: phases, header: { labelOrient: "bottom" as const, labelFontSize: 11, labelPadding: 4 } } },
+      resolve: { scale: { x: "independent" as const } },
+      spec: {
+        width: options.width ?? (phases.length > 1 ? 220 : 360),
+        height: options.height ?? 140,
+        mark: { type: "line" as const, point: true },
+        encoding: {
+          x: { field: "iteration", type: "quantitative" as const, title: null, axis: { format: "d", tickMinStep: 1 } },
+          y: { field: "value", type: "quantitative" as const, title: m.title, scale: m.domain ? { domain: m.domain } : { zero: false } },
+          // colour and dash on the same field and title: vega-lite draws one legend of both
+          ...(color ? { color, strokeDash: color } : {}),
+        },
+      },
+    }));
+  return { ...base(title, options), vconcat: rows } as ChartSpec;
+}
+
 export const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 
 /** An axis with integer ticks only (iterations, step indices): at most ~10 of them. */
@@ -97,8 +161,45 @@ function iterationColor(values: Row[]) {
 }
 
 /**
+ * A per-step quantity by step index, one line per iteration, each point sized by the number of
+ * steps it averages (late step indices are reached by few responses: their means are noisy).
+ * Values: { iteration, step, value, n }.
+ */
+function byStepIndex(title: string, yTitle: string, values: Row[], options: ChartOptions): ChartSpec {
+  const encoding = {
+    x: { field: "step", type: "quantitative" as const, title: "step index (0 = first step)", axis: intAxis(values, "step") },
+    y: { field: "value", type: "quantitative" as const, title: yTitle },
+    color: iterationColor(values),
+    detail: { field: "iteration", type: "nominal" as const },
+  };
+  return {
+    ...base(title, options),
+    width: options.width ?? 360,
+    height: options.height ?? 200,
+    data: { values },
+    layer: [
+      { mark: { type: "line" }, encoding },
+      {
+        mark: { type: "circle", opacity: 0.85 },
+        encoding: {
+          ...encoding,
+          size: { field: "n", type: "quantitative", title: "steps averaged", scale: { zero: false, range: [12, 160] } },
+          tooltip: [
+            { field: "iteration", type: "quantitative" },
+            { field: "step", type: "quantitative", title: "step index" },
+            { field: "value", type: "quantitative", format: ".3f" },
+            { field: "n", type: "quantitative", title: "steps averaged" },
+          ],
+        },
+      },
+    ],
+  } as ChartSpec;
+}
+
+/**
  * Step value by step index, one line per RL iteration: the SSPO/SPPD view of how a probe's
- * value evolves along the reasoning chain (mean over the iteration's responses).
+ * value evolves along the reasoning chain (mean over the iteration's responses; point size: how
+ * many steps the mean is over).
  * @example
  *   const spec = stepValueChart(run.steps, { probe: "belief" });
  *   display(await renderChartBundle(spec));
@@ -106,29 +207,23 @@ function iterationColor(values: Row[]) {
 export function stepValueChart(steps: ColumnTable, options: ChartOptions & { probe?: string } = {}): ChartSpec {
   const probe = options.probe ?? probeNames(steps)[0] ?? "value";
   const values = stepValues(steps, options.probe).objects() as Row[];
-  return {
-    ...base(`Step value (${probe}) by step index, per iteration`, options),
-    width: options.width ?? 360,
-    height: options.height ?? 200,
-    data: { values },
-    mark: { type: "line", point: true },
-    encoding: {
-      x: { field: "step", type: "quantitative", title: "step index", axis: intAxis(values, "step") },
-      y: { field: "value", type: "quantitative", title: `${probe} (mean before step)` },
-      color: iterationColor(values),
-      detail: { field: "iteration", type: "nominal" },
-      tooltip: [
-        { field: "iteration", type: "quantitative" },
-        { field: "step", type: "quantitative" },
-        { field: "value", type: "quantitative", format: ".3f" },
-        { field: "n", type: "quantitative", title: "steps averaged" },
-      ],
-    },
-  };
+  return byStepIndex(`Step value (${probe}) by step index, per iteration`, `${probe} (mean before step)`, values, options);
 }
 
 /**
- * Entropy and KL to the reference over training iterations, one panel each.
+ * The advantage a step's tokens were trained with (the mean over its tokens, as steps.jsonl
+ * records it) by step index, one line per RL iteration: where in the chain a method puts its
+ * credit. Every RL run has it, with or without a probe.
+ * @example stepAdvantageChart(run.steps)
+ */
+export function stepAdvantageChart(steps: ColumnTable, options: ChartOptions = {}): ChartSpec {
+  const values = stepAdvantages(steps).objects() as Row[];
+  return byStepIndex("Step advantage by step index, per iteration", "mean advantage of the step's tokens", values, options);
+}
+
+/**
+ * Entropy and KL to the reference over training, one row of panels each, one column per training
+ * stage that records them (RL; SFT has neither).
  * @example entropyKlChart(run.metrics)
  */
 export function entropyKlChart(metrics: ColumnTable, options: ChartOptions = {}): ChartSpec {
@@ -138,45 +233,48 @@ export function entropyKlChart(metrics: ColumnTable, options: ChartOptions = {})
     if (it === null) continue;
     for (const [metric, key] of [["entropy", METRIC.entropy], ["KL", METRIC.kl]] as const) {
       const v = num(r[key]);
-      if (v !== null) values.push({ iteration: it, stage: r.stage, metric, value: v });
+      if (v !== null) values.push({ iteration: it, phase: stageAxis(r.stage), metric, value: v });
     }
   }
-  return metricPanels("Entropy and KL over iterations", options, values, "row", ["entropy", "KL"], { width: 360, height: 140 }, {
-    mark: { type: "line", point: true },
-    encoding: { x: iterationX(values), y: VALUE_Y, color: { field: "stage", type: "nominal", title: "stage" } },
-  });
+  return stagePanels("Entropy and KL to the reference over training", options, metrics, values, [
+    { metric: "entropy", title: "entropy (nats per token)" },
+    { metric: "KL", title: "KL to the reference" },
+  ]);
 }
 
 /**
- * Accuracy and mean response tokens over iterations: training rows (reward/accuracy,
- * completions/mean_length) and evaluation rows (accuracy, mean_tokens), one panel per metric.
- * Evaluation rows sit at the number of iterations done before them (tables.ts evalRows).
+ * Accuracy and mean response tokens over training: training batches (reward/accuracy,
+ * completions/mean_length) and held-out evaluations (accuracy, mean_tokens), one row of panels per
+ * metric, one column per training stage. An evaluation sits on the axis of the stage it followed,
+ * at the iterations done before it (tables.ts evalRows).
  * @example accuracyTokensChart(run.metrics)
  */
 export function accuracyTokensChart(metrics: ColumnTable, options: ChartOptions = {}): ChartSpec {
   const values: Row[] = [];
-  const add = (iteration: unknown, source: string, metric: string, v: unknown) => {
+  const add = (phase: unknown, iteration: unknown, source: string, metric: string, v: unknown) => {
     const it = num(iteration);
     const x = num(v);
-    if (it !== null && x !== null) values.push({ iteration: it, source, metric, value: x });
+    if (it !== null && x !== null) values.push({ phase: stageAxis(phase), iteration: it, source, metric, value: x });
   };
   for (const r of trainRows(metrics).objects() as Row[]) {
-    add(r.iteration, `train (${r.stage})`, "accuracy", r[METRIC.accuracy]);
-    add(r.iteration, `train (${r.stage})`, "mean tokens", r[METRIC.meanTokens]);
+    add(r.stage, r.iteration, "training batches", "accuracy", r[METRIC.accuracy]);
+    add(r.stage, r.iteration, "training batches", "mean tokens", r[METRIC.meanTokens]);
   }
   for (const r of evalRows(metrics).objects() as Row[]) {
-    add(r.iteration, "eval", "accuracy", r.accuracy);
-    add(r.iteration, "eval", "mean tokens", r.mean_tokens);
+    add(r.phase, r.iteration, "held-out evaluation", "accuracy", r.accuracy);
+    add(r.phase, r.iteration, "held-out evaluation", "mean tokens", r.mean_tokens);
   }
-  return metricPanels("Accuracy and mean tokens over iterations", options, values, "column", ["accuracy", "mean tokens"], { width: 280, height: 200 }, {
-    mark: { type: "line", point: true },
-    encoding: {
-      x: iterationX(values),
-      y: VALUE_Y,
-      color: { field: "source", type: "nominal", title: "rows" },
-      strokeDash: { field: "source", type: "nominal", title: "rows" },
-    },
-  });
+  return stagePanels(
+    "Accuracy and mean tokens over training",
+    options,
+    metrics,
+    values,
+    [
+      { metric: "accuracy", title: "accuracy", domain: [0, 1] },
+      { metric: "mean tokens", title: "mean response tokens" },
+    ],
+    { field: "source", title: "measured on" },
+  );
 }
 
 /**
@@ -187,20 +285,25 @@ export function accuracyTokensChart(metrics: ColumnTable, options: ChartOptions 
 export function rewardAdvantageChart(rollouts: ColumnTable, steps: ColumnTable, options: ChartOptions = {}): ChartSpec {
   const rewards = (rollouts.objects() as Row[]).filter((r) => num(r.reward) !== null).map((r) => ({ reward: r.reward, iteration: r.iteration }));
   const advantages = (steps.objects() as Row[]).filter((r) => num(r.advantage) !== null).map((r) => ({ advantage: r.advantage, iteration: r.iteration }));
-  const panel = (field: string, title: string, values: Row[]) => ({
-    title,
-    width: options.width ?? 260,
-    height: options.height ?? 180,
-    data: { values },
-    mark: { type: "bar" as const, tooltip: true },
-    encoding: {
-      x: { field, type: "quantitative" as const, bin: { maxbins: 20 }, title: field },
-      y: { aggregate: "count" as const, type: "quantitative" as const, title: "count" },
-    },
-  });
+  const panel = (field: string, title: string, axisTitle: string, counted: string, values: Row[]) => {
+    // a reward with a few values (the verifier's 0/1 outcome) gets one bar per value, not bins
+    const distinct = [...new Set(values.map((v) => v[field] as number))].sort((a, b) => a - b);
+    const x =
+      distinct.length <= 8
+        ? { field, type: "ordinal" as const, title: axisTitle, sort: distinct, axis: { labelAngle: 0 } }
+        : { field, type: "quantitative" as const, bin: { maxbins: 20 }, title: axisTitle };
+    return {
+      title,
+      width: options.width ?? 260,
+      height: options.height ?? 180,
+      data: { values },
+      mark: { type: "bar" as const, tooltip: true },
+      encoding: { x, y: { aggregate: "count" as const, type: "quantitative" as const, title: counted } },
+    };
+  };
   return {
     ...base("Reward and advantage distributions", options),
-    hconcat: [panel("reward", "reward per response", rewards), panel("advantage", "mean advantage per step", advantages)],
+    hconcat: [panel("reward", "reward per response", "reward", "responses", rewards), panel("advantage", "mean advantage per step", "mean advantage of the step's tokens", "steps", advantages)],
   };
 }
 

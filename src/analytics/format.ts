@@ -42,7 +42,8 @@ export function tableToHTML(t: ColumnTable, options: TableFormatOptions = {}): s
     limit,
     format: Object.fromEntries(safe.columnNames().map((c) => [c, (v: unknown) => formatValue(v, digits)])),
   });
-  return `<div class="stepwise-table">${html}<p style="font-size: 0.85em; color: #666; margin: 0.3em 0;">${escapeHtml(tableFooter(t, limit))}</p></div>`;
+  // a wide table scrolls inside its box instead of overflowing the page or the notebook cell
+  return `<div class="stepwise-table" style="overflow-x: auto; max-width: 100%;">${html}<p style="font-size: 0.85em; color: #666; margin: 0.3em 0;">${escapeHtml(tableFooter(t, limit))}</p></div>`;
 }
 
 /**

@@ -21,7 +21,6 @@ export interface ChartBundle {
   "application/vnd.vegalite.v5+json": ChartSpec;
   /** base64 PNG */
   "image/png": string;
-  "image/svg+xml": string;
   /** a one-line stand-in for text-only frontends (nbconvert to text, terminals) */
   "text/plain": string;
 }
@@ -93,17 +92,18 @@ export async function chartToPNG(spec: ChartSpec, options: PngOptions = {}): Pro
 }
 
 /**
- * Renders a chart to the MIME bundle a notebook shows: vega-lite 5 JSON (interactive in JupyterLab
- * and VS Code), PNG (what static viewers and code hosts show), SVG, and a text/plain stand-in.
+ * Renders a chart to the MIME bundle a notebook shows: vega-lite 5 JSON (interactive in JupyterLab,
+ * Jupyter Notebook 7 and VS Code), PNG (what static viewers, nbconvert's HTML and code hosts show),
+ * and a text/plain stand-in. No SVG: nbconvert's HTML export ranks SVG above PNG, and Debian's
+ * nbconvert sanitises an SVG output to nothing, so a bundle with SVG exports as a blank chart.
  * No text/html: frontends rank it above vega-lite. Renders here, assembles with src/display's
  * `assembleChartBundle` (which also refuses a non-v5 `$schema`).
  * @example display(await renderChartBundle(stepValueChart(run.steps)))   // display from src/display
  */
 export async function renderChartBundle(spec: ChartSpec, options: PngOptions = {}): Promise<ChartBundle> {
-  const svg = await chartToSVG(spec);
-  const png = svgToPNG(svg, options).toString("base64");
-  // all four keys are set: png and svg are non-empty, text is given
-  return assembleChartBundle({ spec, png, svg, text: `<chart: ${chartTitle(spec)}>` }) as unknown as ChartBundle;
+  const png = (await chartToPNG(spec, options)).toString("base64");
+  // all three keys are set: png is non-empty, text is given
+  return assembleChartBundle({ spec, png, text: `<chart: ${chartTitle(spec)}>` }) as unknown as ChartBundle;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   accuracyTokensChart,
   entropyKlChart,
   rewardAdvantageChart,
+  stepAdvantageChart,
   stepValueByLabelChart,
   stepValueChart,
 } from "./charts.js";
@@ -20,7 +21,7 @@ import { creditChart } from "./credit-chart.js";
 import { creditByIteration, hasCreditLabels, recordsOfStepsTable } from "./credit.js";
 import { tableToHTML } from "./format.js";
 import { chartToSVG } from "./render.js";
-import { type Run, loadRun } from "./tables.js";
+import { type Run, loadRun, stepAdvantages } from "./tables.js";
 
 export interface ReportOptions {
   /** most rows of each table (default 200) */
@@ -35,6 +36,7 @@ th, td { border-bottom: 1px solid #eee; padding: 2px 8px; } th { background: #f6
 dl.summary { display: grid; grid-template-columns: max-content auto; gap: 2px 16px; }
 dl.summary dt { font-weight: bold; } dl.summary dd { margin: 0; }
 figure { margin: 1em 0; } .chart svg { max-width: 100%; height: auto; }
+.stepwise-table { overflow-x: auto; max-width: 100%; }
 .note { color: #666; font-size: 0.9em; }
 `;
 
@@ -68,6 +70,7 @@ export function reportCharts(run: Run): { title: string; spec: ChartSpec }[] {
   if (train.numRows() > 0 || run.evalRows().numRows() > 0) charts.push({ title: "Accuracy and length", spec: accuracyTokensChart(run.metrics) });
   const cols = run.metrics.columnNames();
   if (train.numRows() > 0 && (cols.includes("entropy") || cols.includes("kl"))) charts.push({ title: "Entropy and KL", spec: entropyKlChart(run.metrics) });
+  if (stepAdvantages(run.steps).numRows() > 0) charts.push({ title: "Step advantage", spec: stepAdvantageChart(run.steps) });
   if (run.steps.numRows() > 0) {
     for (const probe of run.probeNames()) {
       charts.push({ title: `Step value: ${probe}`, spec: stepValueChart(run.steps, { probe }) });

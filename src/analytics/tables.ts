@@ -69,20 +69,29 @@ export function trainRows(metrics: ColumnTable, stage?: string): ColumnTable {
 
 /**
  * Evaluation rows, each with an `iteration`: the one it carries, else the number of training
- * iterations completed before it in the file (so "eval after sft" sits at 0 and "eval after rl"
- * at the RL iteration count, on the same x axis as the training rows).
- * @example evalRows(run.metrics).select("after", "iteration", "accuracy", "mean_tokens")
+ * iterations completed before it in the file (so "eval after sft" sits at the SFT step count and
+ * "eval after rl" at the RL iteration count, on the x axis of the stage it followed), and a
+ * `phase`: the training stage it followed (the first stage for an evaluation before training).
+ * @example evalRows(run.metrics).select("after", "phase", "iteration", "accuracy", "mean_tokens")
  */
 export function evalRows(metrics: ColumnTable): ColumnTable {
   const rows = metrics.objects() as Record<string, unknown>[];
   const at: number[] = [];
+  const phase: (string | null)[] = [];
   let done = 0;
+  let stage: string | null = null;
   for (const r of rows) {
-    if (r.stage === "eval") at.push(typeof r.iteration === "number" ? r.iteration : done);
-    else if (typeof r.iteration === "number") done = r.iteration + 1;
+    if (r.stage === "eval") {
+      at.push(typeof r.iteration === "number" ? r.iteration : done);
+      phase.push(stage);
+    } else if (typeof r.iteration === "number") {
+      stage = typeof r.stage === "string" ? r.stage : null;
+      done = r.iteration + 1;
+    }
   }
+  const first = (rows.find((r) => r.stage !== "eval" && typeof r.stage === "string")?.stage as string | undefined) ?? null;
   const ev = metrics.filter((d: Record<string, unknown>) => d.stage === "eval");
-  return ev.numRows() === 0 ? ev : ev.assign({ iteration: at });
+  return ev.numRows() === 0 ? ev : ev.assign({ iteration: at, phase: phase.map((p) => p ?? first) });
 }
 
 /**
@@ -116,6 +125,20 @@ export function stepValues(steps: ColumnTable, probe?: string): ColumnTable {
     .filter(aq.escape((d: Record<string, unknown>) => typeof d[col] === "number"))
     .groupby("iteration", "step")
     .rollup({ value: aq.op.mean(col), n: aq.op.count() })
+    .orderby("iteration", "step");
+}
+
+/**
+ * Mean step advantage by (iteration, step index), over the RL stage's steps. Columns: iteration,
+ * step, value, n.
+ * @example stepAdvantages(run.steps).objects()
+ */
+export function stepAdvantages(steps: ColumnTable): ColumnTable {
+  if (steps.numRows() === 0) return aq.table({ iteration: [], step: [], value: [], n: [] });
+  return steps
+    .filter(aq.escape((d: Record<string, unknown>) => typeof d.advantage === "number" && (d.stage === "rl" || d.stage === null || d.stage === undefined)))
+    .groupby("iteration", "step")
+    .rollup({ value: aq.op.mean("advantage"), n: aq.op.count() })
     .orderby("iteration", "step");
 }
 
@@ -177,7 +200,7 @@ export async function loadRun(dir: string, options: LoadOptions = {}): Promise<R
   const metricsFile = join(dir, "metrics.jsonl");
   if (!existsSync(metricsFile)) throw new RunDirError(metricsFile, "missing (every run writes metrics.jsonl)");
   const metricRows = await readJsonl<MetricsRow>(metricsFile, live, checkMetricsRow);
-  const metrics = fromRows(metricRows, ["stage", "iteration", "after", "time"]);
+  const metrics = metricsTable(metricRows);
 
   const stepsFile = join(dir, "steps.jsonl");
   const stepRecords = existsSync(stepsFile) ? await readJsonl<StepRecord>(stepsFile, live, checkStepRecord) : [];
@@ -325,6 +348,16 @@ function checkBatch(batch: unknown, path: string): void {
       }
     });
   });
+}
+
+/**
+ * The metrics table of metrics rows: every column of every row (an SFT row has no entropy, an
+ * eval row no loss; a column is null where its row lacks it). `aq.from(rows)` would take the
+ * columns of the first row only.
+ * @example entropyKlChart(metricsTable(liveRows))
+ */
+export function metricsTable(rows: MetricsRow[]): ColumnTable {
+  return fromRows(rows, ["stage", "iteration", "after", "time"]);
 }
 
 /** A table whose columns are the union of the rows' keys: `first` in order, then first appearance. */

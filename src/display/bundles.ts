@@ -19,7 +19,7 @@ export function chartTitle(spec: object): string {
 
 /**
  * Assembles a chart bundle from parts already rendered: vega-lite v5 JSON, optional PNG (bytes, or
- * base64 text as analytics' renderer makes it) and SVG text, and a text fallback. Renders nothing
+ * base64 text as analytics' renderer makes it), and a text fallback (no SVG: types.ts says why). Renders nothing
  * (src/analytics/render.ts `renderChartBundle` renders a spec and then calls this).
  * Refuses a spec with another major version's `$schema` (no frontend renders v6).
  */
@@ -27,7 +27,6 @@ export function assembleChartBundle(parts: {
   /** a vega-lite spec (any object: analytics' typed specs and plain literals alike) */
   spec: object;
   png?: Uint8Array | string;
-  svg?: string;
   text?: string;
 }): MimeBundle {
   const schema = (parts.spec as { $schema?: unknown }).$schema;
@@ -36,7 +35,6 @@ export function assembleChartBundle(parts: {
   }
   const bundle: MimeBundle = { [VEGALITE_MIME]: { $schema: VEGALITE_V5_SCHEMA, ...parts.spec } };
   if (parts.png) bundle["image/png"] = parts.png;
-  if (parts.svg) bundle["image/svg+xml"] = parts.svg;
   bundle["text/plain"] = parts.text ?? `<${chartTitle(parts.spec)}: vega-lite chart>`;
   return bundle;
 }
@@ -82,8 +80,9 @@ export function rowsTableBundle(
   const th = columns.map((c) => `<th>${escapeHtml(c)}</th>`).join("");
   const trs = cells.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`).join("\n");
   const cap = opts.caption ? `<caption>${escapeHtml(opts.caption)}</caption>` : "";
+  // a wide table scrolls inside its box instead of overflowing the notebook cell
   const html =
-    `<table class="stepwise-table">${cap}<thead><tr>${th}</tr></thead>\n<tbody>\n${trs}\n</tbody></table>` +
+    `<div style="overflow-x: auto; max-width: 100%;"><table class="stepwise-table">${cap}<thead><tr>${th}</tr></thead>\n<tbody>\n${trs}\n</tbody></table></div>` +
     `<p style="font-size:smaller">${escapeHtml(footer + more)}</p>`;
 
   const text = [

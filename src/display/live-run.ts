@@ -245,16 +245,13 @@ async function liveCharts(rows: MetricsRow[], steps: StepRecord[]): Promise<Char
   const specs: ChartSpec[] = [];
   const probed = steps.some((s) => s.probes && Object.keys(s.probes).length > 0);
   if (steps.length > 0) {
-    const table = probed
-      ? a.stepsTable(steps)
-      : a.stepsTable(steps.map((s) => ({ ...s, probes: { advantage: s.advantage } })));
-    specs.push(a.stepValueChart(table, probed ? { width: 300, height: 160 } : { width: 300, height: 160, title: "Step advantage by step index, per iteration" }));
+    const table = a.stepsTable(steps);
+    specs.push(probed ? a.stepValueChart(table, { width: 300, height: 160 }) : a.stepAdvantageChart(table, { width: 300, height: 160 }));
     if (a.hasCreditLabels(steps)) specs.push(a.creditChart(steps, { width: 240, height: 140 })); // credit against the step labels
   }
   const trained = rows.filter((r) => r.stage !== "eval");
   if (trained.some((r) => typeof r[METRIC.entropy] === "number" || typeof r[METRIC.kl] === "number")) {
-    const aq = await import("arquero");
-    specs.push(a.entropyKlChart(aq.from(trained.map((r) => ({ ...r }))), { width: 300, height: 90 }));
+    specs.push(a.entropyKlChart(a.metricsTable(trained), { width: 300, height: 90 }));
   }
   return specs;
 }

@@ -2,10 +2,11 @@
  * MIME bundles: what a rich value sends to a notebook. Keys are MIME types; values are strings,
  * JSON objects (for `application/*+json`), or bytes (sent base64, as Jupyter wants for images).
  *
- * Conventions (issue 5):
+ * Conventions:
  *  - charts: `application/vnd.vegalite.v5+json` (a v5 `$schema`; JupyterLab and VS Code have no v6
- *    renderer) + `image/png` + `image/svg+xml` + `text/plain`; never `text/html`, which frontends
- *    rank above vega-lite;
+ *    renderer) + `image/png` (the static fallback) + `text/plain`; no `image/svg+xml` (nbconvert's
+ *    HTML ranks it above PNG and Debian's nbconvert sanitises it to nothing: a blank chart); never
+ *    `text/html`, which frontends rank above vega-lite;
  *  - tables: `text/html` (with an "N rows × M columns" footer) + `text/plain`.
  */
 export type MimeBundle = Record<string, string | Uint8Array | object>;

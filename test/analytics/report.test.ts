@@ -22,11 +22,14 @@ test("writeReport writes a self-contained report.html into the run directory", a
   assert.match(html, /<dt>final eval \(after rl\): accuracy<\/dt><dd>0\.7500<\/dd>/);
   assert.match(html, /<dd>sspo\(gamma = 1, lambda = 0\.95\)<\/dd>/);
   assert.match(html, /<dt>AUC of belief change \(essential vs other\)<\/dt>/);
-  // charts: accuracy/length, entropy/KL, step value, step value by label, credit, rewards/advantages
-  assert.equal(html.match(/<svg/g)?.length, 6);
+  // charts: accuracy/length, entropy/KL, step advantage, step value, step value by label, credit, rewards/advantages
+  assert.equal(html.match(/<svg/g)?.length, 7);
+  assert.match(html, /<h2>Step advantage<\/h2>/);
   // the credit panel (the fixture's steps are labelled) and its summary line
   assert.match(html, /<h2>Credit assignment against the step labels<\/h2>/);
   assert.match(html, /<dt>credit AUC essential &gt; redundant \(mean over RL iterations\)<\/dt><dd>[01]\.\d{4}<\/dd>/);
+  // wide tables scroll inside their box
+  assert.match(html, /<div class="stepwise-table" style="overflow-x: auto; max-width: 100%;">/);
   // tables with their size footers
   assert.match(html, /2 rows × 7 columns/); // evaluations
   assert.match(html, /3 rows × 13 columns/); // training metrics

@@ -18,7 +18,7 @@ test("showChart / updateChart / showTable send the analytics bundles through the
   assert.deepEqual(sent.map((m) => m.msgType), ["display_data", "update_display_data", "display_data"]);
   assert.equal(sent[0]!.content.transient.display_id, id);
   assert.equal(sent[1]!.content.transient.display_id, id);
-  assert.deepEqual(Object.keys(sent[0]!.content.data).sort(), ["application/vnd.vegalite.v5+json", "image/png", "image/svg+xml", "text/plain"]);
+  assert.deepEqual(Object.keys(sent[0]!.content.data).sort(), ["application/vnd.vegalite.v5+json", "image/png", "text/plain"]);
   assert.match(sent[0]!.content.data["image/png"], /^iVBORw0KGgo/); // base64 of the PNG signature
   assert.deepEqual(Object.keys(sent[2]!.content.data).sort(), ["text/html", "text/plain"]);
 });

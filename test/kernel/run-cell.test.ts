@@ -83,7 +83,8 @@ test("the live view redraws its charts at most once a second, and once more at t
     const view = new LiveRunView("charts", {
       clock,
       renderChart: async (spec) => {
-        const values = ((spec as any).data.values as Record<string, unknown>[]).map((v) => String(v.iteration));
+        const data = (spec as any).data?.values ?? (spec as any).vconcat.flatMap((r: any) => r.data.values);
+        const values = (data as Record<string, unknown>[]).map((v) => String(v.iteration));
         rendered.push([String((spec as any).title), ...new Set(values)]);
         return "UE5H"; // base64 stand-in
       },
@@ -115,7 +116,7 @@ test("the live view redraws its charts at most once a second, and once more at t
     const text = sent.at(-1)![1].data["text/plain"] as string;
     assert.match(text, /^charts · rl 6\/10 · finished/);
     assert.match(text, /eval\/accuracy\s+0\.5/);
-    assert.match(text, /\[charts: Step value \(belief\)[^;]*; Entropy and KL over iterations\]/);
+    assert.match(text, /\[charts: Step value \(belief\)[^;]*; Entropy and KL to the reference over training\]/);
     assert.match(text, /reward\/mean\s+1\.25/);
     // every message after the first is an update of the first one's id
     const id = sent[0]![1].transient.display_id;
