@@ -43,6 +43,22 @@ interface Point {
   value: number;
 }
 
+/** Each run's value of each series (`fields[series]` of the rows `rowsOf` picks) at each iteration. */
+function metricPoints<S extends string>(runs: MethodRun[], rowsOf: (metrics: ColumnTable) => ColumnTable, series: S[], fields: Record<S, string>): Point[] {
+  const points: Point[] = [];
+  for (const run of runs) {
+    for (const r of rowsOf(run.metrics).objects() as Row[]) {
+      const it = num(r.iteration);
+      if (it === null) continue;
+      for (const s of series) {
+        const v = num(r[fields[s]]);
+        if (v !== null) points.push({ method: run.method, series: s, x: it, value: v });
+      }
+    }
+  }
+  return points;
+}
+
 /** Mean, 95% band and seed count per (method, series, x): the rows the charts plot. */
 export function aggregateOverSeeds(points: Point[]): Row[] {
   const groups = new Map<string, Point[]>();
@@ -124,17 +140,7 @@ function bandPanels(
  */
 export function evalCurvesChart(runs: MethodRun[], options: ChartOptions & { series?: (keyof typeof EVAL_SERIES)[] } = {}): ChartSpec {
   const series = options.series ?? ["accuracy", "mean tokens", "redundant fraction"];
-  const points: Point[] = [];
-  for (const run of runs) {
-    for (const r of evalRows(run.metrics).objects() as Row[]) {
-      const it = num(r.iteration);
-      if (it === null) continue;
-      for (const s of series) {
-        const v = num(r[EVAL_SERIES[s]]);
-        if (v !== null) points.push({ method: run.method, series: s, x: it, value: v });
-      }
-    }
-  }
+  const points = metricPoints(runs, evalRows, series, EVAL_SERIES);
   const yTitles = { accuracy: "held-out accuracy", "mean tokens": "mean response tokens", "mean steps": "mean steps", "redundant fraction": "redundant-step fraction" };
   return bandPanels("Held-out evaluation per method (mean over seeds, 95% band)", options, aggregateOverSeeds(points), series, "RL iterations done", yTitles);
 }
@@ -146,17 +152,7 @@ export function evalCurvesChart(runs: MethodRun[], options: ChartOptions & { ser
  */
 export function methodComparisonChart(runs: MethodRun[], options: ChartOptions & { series?: (keyof typeof COMPARE_SERIES)[] } = {}): ChartSpec {
   const series = options.series ?? ["accuracy", "mean tokens"];
-  const points: Point[] = [];
-  for (const run of runs) {
-    for (const r of trainRows(run.metrics).objects() as Row[]) {
-      const it = num(r.iteration);
-      if (it === null) continue;
-      for (const s of series) {
-        const v = num(r[COMPARE_SERIES[s]]);
-        if (v !== null) points.push({ method: run.method, series: s, x: it, value: v });
-      }
-    }
-  }
+  const points = metricPoints(runs, (m) => trainRows(m), series, COMPARE_SERIES);
   const yTitles = { accuracy: "batch accuracy (training prompts)", "mean tokens": "batch mean tokens", entropy: "entropy (nats per token)", "mean steps": "batch mean steps" };
   return bandPanels(options.title ?? "Training batches per method (sampled training prompts, not held out)", options, aggregateOverSeeds(points), series, "iteration", yTitles);
 }
