@@ -35,7 +35,7 @@ export const DEFAULTS = {
   /** GRPO (arXiv 2402.03300): eps 0.2, no KL in the loss (Dr. GRPO and SPRO drop it too) */
   clipped: { kind: "clipped", clip: 0.2, clipHigh: 0.2, kl: 0, entropy: 0, norm: "response", maskTruncated: false } as Extract<ObjectivePlan, { kind: "clipped" }>,
   /** SPPD (arXiv 2502.13516): beta 0.1, threshold 0.5; gamma 0 is plain Step-DPO */
-  stepDpo: { kind: "step_dpo", beta: 0.1, gamma: 0, marginSign: 1, threshold: 0.5 } as Extract<ObjectivePlan, { kind: "step_dpo" }>,
+  stepDpo: { kind: "step_dpo", beta: 0.1, gamma: 0, marginSign: 1, margin: 0, threshold: 0.5 } as Extract<ObjectivePlan, { kind: "step_dpo" }>,
   standard: { kind: "standard", temperature: 1, topP: 1, topK: 0, maxTokens: 64 } as SamplerPlan,
   /** SPPD samples C = 2 children; K = 64 paths is the paper's, 16 fits a small machine */
   tree: { kind: "tree", children: 2, paths: 16, temperature: 1, maxTokens: 64 } as SamplerPlan,
@@ -198,7 +198,7 @@ function objectivePlan(d: Component, scope: Scope): ObjectivePlan | undefined {
   if (kind === "step_dpo") {
     const s = readBlock(d.block, S.OBJECTIVE_STEP_DPO, scope, "objective step_dpo");
     const o = DEFAULTS.stepDpo;
-    return { kind: "step_dpo", beta: get(s, "beta", o.beta), gamma: get(s, "gamma", o.gamma), marginSign: get(s, "margin_sign", o.marginSign) as 1 | -1, threshold: get(s, "threshold", o.threshold) };
+    return { kind: "step_dpo", beta: get(s, "beta", o.beta), gamma: get(s, "gamma", o.gamma), marginSign: get(s, "margin_sign", o.marginSign) as 1 | -1, margin: get(s, "margin", o.margin), threshold: get(s, "threshold", o.threshold) };
   }
   const s = readBlock(d.block, S.OBJECTIVE_CLIPPED, scope, "objective clipped");
   if (!kind) return undefined;

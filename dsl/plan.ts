@@ -99,7 +99,13 @@ export type ObjectivePlan =
        *  (GSPO, arXiv 2507.18071: exp of the response's mean token log-ratio, in its token form) */
       ratio?: "token" | "sequence";
     }
-  | { kind: "step_dpo"; beta: number; gamma: number; marginSign: 1 | -1; threshold: number };
+  /**
+   * Step-DPO / SPPD: L = -log sigmoid(beta*h + marginSign*gamma*(V(s+a_w) - V(s+a_l)) - margin).
+   * marginSign +1: the seed's step reward beta*log(pi* / pi_ref) + V(s_{t+1}) - V(s_t); -1: the
+   * Bellman form beta*log(pi* / pi_ref) - V(s_{t+1}) + V(s_t), a value gap the chosen step must beat.
+   * margin: a fixed margin (SPPD's "fixed" ablation), 0 = none.
+   */
+  | { kind: "step_dpo"; beta: number; gamma: number; marginSign: 1 | -1; margin: number; threshold: number };
 
 export type SamplerPlan =
   | { kind: "standard"; temperature: number; topP: number; topK: number; maxTokens: number }

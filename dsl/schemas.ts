@@ -69,7 +69,8 @@ export const OBJECTIVE_CLIPPED: Record<string, SettingSpec> = {
 export const OBJECTIVE_STEP_DPO: Record<string, SettingSpec> = {
   beta: pos("DPO temperature (SPPD: 0.1, Step-DPO: 0.4)"),
   gamma: num("weight of the dynamic value margin; 0 is plain Step-DPO", 0),
-  margin_sign: { type: { t: "sign" }, doc: "+1: V(s+a_w) - V(s+a_l) helps; -1: a margin to beat (SPPD)" },
+  margin_sign: { type: { t: "sign" }, doc: "+1: the seed's step reward r = beta log pi*/pi_ref + V(s_t+1) - V(s_t), the value gap helps; -1: the Bellman form r = beta log pi*/pi_ref - V(s_t+1) + V(s_t), a gap the chosen step must beat" },
+  margin: num("a fixed margin m subtracted inside the sigmoid, -log sigmoid(beta h + ... - m) (SPPD's fixed-margin ablation); 0 = none"),
   threshold: num("minimum value gap for a pair (SPPD: 0.5)", 0, 1),
 };
 

@@ -173,17 +173,20 @@ export interface StepDpoInputs {
 
 /**
  * Step-DPO with SPPD's dynamic value margin (SPPD, arXiv 2502.13516, eq. 10; Step-DPO, Lai et al.
- * 2024, eq. 1 when gamma = 0), the mean over the P pairs of
+ * 2024, eq. 1 when gamma = 0 and m = 0), the mean over the P pairs of
  *
  *   h = [logp(a_w|s) - logp_ref(a_w|s)] - [logp(a_l|s) - logp_ref(a_l|s)]
- *   L = - log sigmoid( beta*h + sign*gamma*(V(s+a_w) - V(s+a_l)) )
+ *   L = - log sigmoid( beta*h + sign*gamma*(V(s+a_w) - V(s+a_l)) - m )
  *
- * sign = +1 reads the step reward as beta*log(pi/pi_ref) + V(s_{t+1}) - V(s_t) (the seed's form);
- * sign = -1 is the Bellman form, a margin the chosen step must beat. -log sigmoid(z) = softplus(-z).
+ * sign = +1 reads the step reward as r = beta*log(pi* / pi_ref) + V(s_{t+1}) - V(s_t) (the seed's
+ * form): the chosen step's higher value adds to its implicit reward, so the loss asks less of h.
+ * sign = -1 is the Bellman form r = beta*log(pi* / pi_ref) - V(s_{t+1}) + V(s_t): the value gap is a
+ * margin the chosen step's log-ratio must beat. m (default 0) is a fixed margin, SPPD's "fixed"
+ * ablation (as SimPO's target margin). -log sigmoid(z) = softplus(-z).
  */
 export function stepDpoLoss(
   inputs: StepDpoInputs,
-  opts: { beta: number; gamma: number; marginSign: 1 | -1 },
+  opts: { beta: number; gamma: number; marginSign: 1 | -1; margin?: number },
 ): tf.Scalar {
   return tf.tidy(() => {
     const refW = asTensor(inputs.logpRefW);
@@ -195,6 +198,7 @@ export function stepDpoLoss(
       const margin = tf.sub(asTensor(inputs.vW), asTensor(inputs.vL)); // [P]
       z = tf.add(z, tf.mul(opts.marginSign * opts.gamma, margin));
     }
+    if (opts.margin) z = tf.sub(z, opts.margin);
     return tf.mean(tf.softplus(tf.neg(z))) as tf.Scalar;
   });
 }

@@ -29,7 +29,7 @@ export function pairUpdate(
   reference: Transformer,
   optimizer: AdamW,
   pairs: PairRows[],
-  opts: { beta: number; gamma: number; marginSign: 1 | -1; lr: number },
+  opts: { beta: number; gamma: number; marginSign: 1 | -1; margin?: number; lr: number },
 ): { loss: number; gradNorm: number; margin: number } {
   const ids = { padId: ctx.tokenizer.padId, bosId: ctx.tokenizer.bosId };
   const ref = pairLogprobs(reference, pairs, ids);
@@ -121,7 +121,7 @@ export async function runStepDpoStage(
   seed: number,
   lr: number,
 ): Promise<{ row: MetricsFields }> {
-  const objective = plan.objective?.kind === "step_dpo" ? plan.objective : { kind: "step_dpo" as const, beta: 0.1, gamma: 0, marginSign: 1 as const, threshold: 0.5 };
+  const objective = plan.objective?.kind === "step_dpo" ? plan.objective : { kind: "step_dpo" as const, beta: 0.1, gamma: 0, marginSign: 1 as const, margin: 0, threshold: 0.5 };
   const sampler = plan.sampler?.kind === "tree" ? plan.sampler : { kind: "tree" as const, children: 2, paths: 8, temperature: 1, maxTokens: 96 };
   const problems = ctx.task.train(stage.prompts, step * stage.prompts);
   const delimiter = plan.steps.kind === "split" ? plan.steps.delimiter : "\n";
@@ -161,6 +161,6 @@ export async function runStepDpoStage(
     learning_rate: lr,
   };
   if (pairs.length === 0) return { row: base };
-  const res = pairUpdate(ctx, reference, optimizer, pairs, { beta: objective.beta, gamma: objective.gamma, marginSign: objective.marginSign, lr });
+  const res = pairUpdate(ctx, reference, optimizer, pairs, { beta: objective.beta, gamma: objective.gamma, marginSign: objective.marginSign, margin: objective.margin ?? 0, lr });
   return { row: { ...base, loss: res.loss, grad_norm: res.gradNorm, "rewards/margin": res.margin } };
 }

@@ -67,12 +67,15 @@ test("sspo without a probe, or with something that is not one, says what to do",
 test("step_dpo and sppd set the step_dpo objective and the tree sampler", () => {
   const s = plan("use step_dpo(beta = 0.3)");
   assert.equal(s.advantage, undefined);
-  assert.deepEqual(s.objective, { kind: "step_dpo", beta: 0.3, gamma: 0, marginSign: 1, threshold: 0.5 });
+  assert.deepEqual(s.objective, { kind: "step_dpo", beta: 0.3, gamma: 0, marginSign: 1, margin: 0, threshold: 0.5 });
   assert.deepEqual(s.sampler, { kind: "tree", children: 2, paths: 64, temperature: 1, maxTokens: 64 });
   const p = plan("use sppd(gamma = 2, margin_sign = -1, paths = 8)");
-  assert.deepEqual(p.objective, { kind: "step_dpo", beta: 0.1, gamma: 2, marginSign: -1, threshold: 0.5 });
+  assert.deepEqual(p.objective, { kind: "step_dpo", beta: 0.1, gamma: 2, marginSign: -1, margin: 0, threshold: 0.5 });
   assert.deepEqual(p.sampler, { kind: "tree", children: 2, paths: 8, temperature: 1, maxTokens: 64 });
-  assert.deepEqual(p.method, { name: "sppd", args: { beta: 0.1, gamma: 2, margin_sign: -1, threshold: 0.5, children: 2, paths: 8 } });
+  assert.deepEqual(p.method, { name: "sppd", args: { beta: 0.1, gamma: 2, margin_sign: -1, margin: 0, threshold: 0.5, children: 2, paths: 8 } });
+  // a fixed margin (SPPD's ablation), through the method or the objective block
+  assert.equal((plan("use sppd(gamma = 0, margin = 0.5)").objective as { margin: number }).margin, 0.5);
+  assert.equal((plan("use sppd\nobjective step_dpo { margin 0.25 }").objective as { margin: number }).margin, 0.25);
 });
 
 test("method arguments: unknown, duplicate, out of range (reported at the use line)", () => {

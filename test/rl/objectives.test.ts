@@ -126,7 +126,13 @@ test("Step-DPO and SPPD losses against numbers worked by hand, both margin signs
   near(plain.dataSync()[0], 0.6570521);
   const dpo = dpoLoss(inputs, { beta: 0.1 });
   near(dpo.dataSync()[0], 0.6570521);
-  tf.dispose([inputs.logpW, inputs.logpL, plus, minus, plain, dpo]);
+  // a fixed margin m = 0.3 (gamma 0): z0 = 0.15 - 0.3 -> ln(1 + e^0.15) = 0.770957 ; z1 = -0.3 -> 0.854355 ; mean 0.812656
+  const fixed = stepDpoLoss(inputs, { beta: 0.1, gamma: 0, marginSign: 1, margin: 0.3 });
+  near(fixed.dataSync()[0], 0.8126561);
+  // both: sign -1, gamma 0.5, m = 0.1: z0 = 0.15 - 0.35 - 0.1 = -0.3 ; z1 = -0.1 -> mean (0.854355 + 0.744397) / 2
+  const both = stepDpoLoss(inputs, { beta: 0.1, gamma: 0.5, marginSign: -1, margin: 0.1 });
+  near(both.dataSync()[0], 0.7993760);
+  tf.dispose([inputs.logpW, inputs.logpL, plus, minus, plain, dpo, fixed, both]);
 });
 
 test("step-DPO gradient raises the chosen step and lowers the rejected one", () => {
