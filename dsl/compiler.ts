@@ -19,6 +19,7 @@ import {
 import * as S from "./schemas.js";
 import { isBuiltin } from "./ops.js";
 import { printExpr } from "./print.js";
+import { advantageTerms } from "./terms.js";
 import { ARITHMETIC_PRESETS, type ArithmeticPreset } from "../src/task/arithmetic-presets.js";
 
 export type Purpose = "any" | "advantage" | "run";
@@ -363,6 +364,7 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
   // 4) a method from `use`
   let method: ExperimentPlan["method"];
   let mAdvantage: Formula | undefined;
+  let mAdvantageExpr: Expr | undefined;
   let mObjective: ObjectivePlan | undefined;
   let mSampler: SamplerPlan | undefined;
   const use = first.get("use") as Extract<Decl, { kind: "use" }> | undefined;
@@ -378,6 +380,7 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
       methodOk = r.ok;
       method = r.method;
       mAdvantage = r.advantage;
+      mAdvantageExpr = r.advantageExpr;
       mObjective = r.objective;
       mSampler = r.sampler;
     }
@@ -386,12 +389,14 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
   // 5) the advantage, objective and sampler: an explicit declaration wins over the method's
   const advDecl = first.get("advantage") as Extract<Decl, { kind: "advantage" }> | undefined;
   let advantage = mAdvantage;
+  let advantageExpr = mAdvantageExpr;
   let advantageOk = true;
   if (advDecl) {
     const f = typeFormula(advDecl.formula, scope);
     advantageOk = !!f;
     if (use && mAdvantage) bag.warn(advDecl.span, `this advantage replaces the one of \`use ${use.name}\``, { hint: "drop one of the two" });
     advantage = f;
+    advantageExpr = advDecl.formula;
   }
   let objective = comp("objective") ? objectivePlan(comp("objective")!, scope) : mObjective;
   if (!objective && (advantage || advDecl)) objective = { ...DEFAULTS.clipped };
@@ -465,6 +470,7 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
     rewards,
     lets,
     ...(advantage ? { advantage } : {}),
+    ...(advantage && advantageExpr && advantageTerms(advantageExpr, advantage) ? { advantageTerms: advantageTerms(advantageExpr, advantage) } : {}),
     ...(objective ? { objective } : {}),
     ...(sampler ? { sampler } : {}),
     ...(method ? { method } : {}),
@@ -549,11 +555,13 @@ function expandMethod(m: MethodDecl, use: Extract<Decl, { kind: "use" }>, scope:
   if (!ok) return { ok, method };
   const body: Scope = { ...scope, params, report: bodyReport };
   let advantage: Formula | undefined;
+  let advantageExpr: Expr | undefined;
   let objective: ObjectivePlan | undefined;
   let sampler: SamplerPlan | undefined;
   for (const d of m.body) {
     if (d.kind === "advantage") {
       advantage = typeFormula(d.formula, body);
+      advantageExpr = d.formula;
       if (!advantage) ok = false;
     } else if (d.kind === "component" && d.keyword === "objective") objective = objectivePlan(d, body);
     else if (d.kind === "component" && d.keyword === "sampler") sampler = samplerPlan(d, body);
@@ -567,7 +575,7 @@ function expandMethod(m: MethodDecl, use: Extract<Decl, { kind: "use" }>, scope:
       }
     }
   }
-  return { ok, method, advantage, objective, sampler };
+  return { ok, method, advantage, advantageExpr, objective, sampler };
 }
 
 export type { Block };

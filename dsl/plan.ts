@@ -141,6 +141,11 @@ export interface ExperimentPlan {
   lets: { name: string; formula: Formula }[];
   /** token-level advantage formula; absent when the objective is step_dpo */
   advantage?: Formula;
+  /**
+   * when the advantage is a sum of two or more terms: each term's source text (dsl/terms.ts), in
+   * order; term i's rms per RL iteration is the metric `adv/terms/<i>_rms`
+   */
+  advantageTerms?: string[];
   objective?: ObjectivePlan;
   sampler?: SamplerPlan;
   /** the prelude method a `use` line expanded, with its resolved arguments */

@@ -14,7 +14,7 @@ import type { ExperimentPlan } from "../../dsl/plan.js";
 import type { ChartSpec } from "../analytics/charts.js";
 import { currentAbortSignal } from "../run/interrupt.js";
 import type { RunOptions, RunResult } from "../run/runner.js";
-import { METRIC, type MetricsRow, type RunEvent, type StepRecord } from "../run/types.js";
+import { advantageTermMetric, METRIC, type MetricsRow, type RunEvent, type StepRecord } from "../run/types.js";
 import { chartTitle, escapeHtml, rowsTableBundle } from "./bundles.js";
 import { display, kernelKind, updateDisplay } from "./display.js";
 import { CHART_INTERVAL_MS, type Clock, PROGRESS_INTERVAL_MS, realClock, throttle, type Throttled } from "./throttle.js";
@@ -28,6 +28,8 @@ export interface LiveRunViewOptions {
   charts?: boolean;
   /** chart renderer: spec → base64 PNG (default src/analytics/render.ts chartToPNG) */
   renderChart?: (spec: ChartSpec) => Promise<string>;
+  /** the source text of each term of the advantage (the plan's `advantageTerms`): shown with its rms */
+  advantageTerms?: string[];
 }
 
 /**
@@ -190,10 +192,27 @@ export class LiveRunView {
     const width = 30;
     const textBar = `[${"#".repeat(Math.round(frac * width)).padEnd(width, ".")}]`;
     const charts = this.chartTitles.length ? `\n[charts: ${this.chartTitles.join("; ")}]` : "";
+    const terms = this.termsLine();
     return {
-      "text/html": `<div><b>${escapeHtml(head)}</b><br>${bar}${table["text/html"] as string}${this.chartsHtml}</div>`,
-      "text/plain": `${head}\n${textBar}\n${table["text/plain"] as string}${charts}`,
+      "text/html": `<div><b>${escapeHtml(head)}</b><br>${bar}${terms ? `<div>${escapeHtml(terms)}</div>` : ""}${table["text/html"] as string}${this.chartsHtml}</div>`,
+      "text/plain": `${head}\n${textBar}\n${terms ? `${terms}\n` : ""}${table["text/plain"] as string}${charts}`,
     };
+  }
+
+  /**
+   * "advantage terms, rms (share): zscore(reward) 0.98 (98%) · center(…) 0.021 (2%)" from the
+   * latest iteration's adv/terms/<i>_rms, so a negligible term is visible at once; "" without terms.
+   */
+  termsLine(): string {
+    const sources = this.options.advantageTerms ?? [];
+    const rms = sources.map((_, i) => this.metrics[advantageTermMetric(i)]);
+    if (sources.length < 2 || !rms.every((v) => typeof v === "number")) return "";
+    const total = (rms as number[]).reduce((a, b) => a + b, 0);
+    const parts = sources.map((s, i) => {
+      const v = rms[i] as number;
+      return `${s} ${v.toPrecision(3)} (${total > 0 ? Math.round((100 * v) / total) : 0}%)`;
+    });
+    return `advantage terms, rms (share): ${parts.join(" · ")}`;
   }
 }
 
@@ -224,7 +243,7 @@ export async function liveRun(plan: ExperimentPlan, opts: LiveRunOptions = {}): 
   const runPlan = runner ?? (await import("../run/runner.js")).runPlan;
   const signal = runOptions.signal ?? currentAbortSignal();
   if (!show) return (await runPlan(plan, { ...runOptions, signal, onEvent: (e) => runOptions.onEvent?.(e) })) as RunResult;
-  const view = new LiveRunView(plan.name, viewOptions);
+  const view = new LiveRunView(plan.name, { ...(plan.advantageTerms ? { advantageTerms: plan.advantageTerms } : {}), ...viewOptions });
   const onEvent = (e: RunEvent): void => {
     view.onEvent(e);
     runOptions.onEvent?.(e);

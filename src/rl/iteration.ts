@@ -11,10 +11,11 @@ import type { Problem } from "../task/types.js";
 import type { TrainContext } from "../train/context.js";
 import type { AdamW } from "../train/optimizer.js";
 import { creditMetrics } from "../analytics/credit.js";
-import { METRIC, type MetricsFields, type StepRecord } from "../run/types.js";
+import { advantageTermMetric, METRIC, type MetricsFields, type StepRecord } from "../run/types.js";
 import type { RolloutBatch } from "./batch.js";
 import { toBatchTensors } from "./batch-tensors.js";
-import { computeAdvantages, fracZeroStd } from "./formula/index.js";
+import { formulaTerms } from "../../dsl/terms.js";
+import { computeAdvantages, fracZeroStd, termRms } from "./formula/index.js";
 import { updatePolicy } from "./policy-update.js";
 import { collectRollouts, yieldToEventLoop } from "./rollout.js";
 
@@ -54,15 +55,24 @@ export const DEFAULT_SAMPLER: Extract<SamplerPlan, { kind: "standard" }> = {
   maxTokens: 96,
 };
 
-/** Token advantages as computed from a batch by the plan's formulas: per response, unpadded. */
-export function batchAdvantages(plan: ExperimentPlan, batch: RolloutBatch): { advantages: number[][]; rewards: number[]; fracZeroStd: number } {
+/**
+ * Token advantages as computed from a batch by the plan's formulas: per response, unpadded; and,
+ * when the advantage is a sum of terms (plan.advantageTerms), each term's rms over the tokens.
+ */
+export function batchAdvantages(plan: ExperimentPlan, batch: RolloutBatch): { advantages: number[][]; rewards: number[]; fracZeroStd: number; termRms: number[] } {
   const bt = toBatchTensors(batch);
   try {
     const adv = computeAdvantages(plan, bt);
     try {
       const grid = adv.tokenAdvantages.arraySync();
       const advantages = grid.map((row, i) => row.slice(0, bt.tokenCounts[i]));
-      return { advantages, rewards: Array.from(adv.responseReward.dataSync()), fracZeroStd: fracZeroStd(adv.responseReward, bt) };
+      const terms = plan.advantage && plan.advantageTerms ? formulaTerms(plan.advantage) : [];
+      return {
+        advantages,
+        rewards: Array.from(adv.responseReward.dataSync()),
+        fracZeroStd: fracZeroStd(adv.responseReward, bt),
+        termRms: termRms(plan, terms, bt),
+      };
     } finally {
       tf.dispose([adv.tokenAdvantages, adv.responseReward, adv.stepReward]);
     }
@@ -88,7 +98,7 @@ export async function rlIteration(
   const responses = ro.batch.groups.flatMap((g) => g.responses);
 
   // 2) rewards and advantages from the compiled formulas
-  const { advantages, rewards, fracZeroStd: fzs } = batchAdvantages(plan, ro.batch);
+  const { advantages, rewards, fracZeroStd: fzs, termRms: terms } = batchAdvantages(plan, ro.batch);
   await yieldToEventLoop();
 
   // 3) policy update
@@ -135,6 +145,8 @@ export async function rlIteration(
     [METRIC.trainTps]: upd.trainedTokens / Math.max(1e-9, trainSeconds),
     [METRIC.wall]: (performance.now() - t0) / 1000,
   };
+  // each term of a sum-of-terms advantage, so a negligible term shows (adv/terms/<i>_rms; plan.advantageTerms[i])
+  terms.forEach((rms, i) => (row[advantageTermMetric(i)] = rms));
   const redundant = responses.flatMap((r) => r.step_labels ?? []);
   if (redundant.length > 0) row["completions/redundant_step_frac"] = redundant.filter((l) => l === "redundant").length / redundant.length;
 

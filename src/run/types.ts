@@ -78,6 +78,14 @@ export function creditMetricName(figure: CreditFigure, probe?: string): string {
   return probe === undefined ? `credit/${figure}` : `credit/probe_${probe}/${figure}`;
 }
 
+/**
+ * The metrics.jsonl name of the rms of term `i` of the advantage (when it is a sum of terms; the
+ * term's source text is the plan's `advantageTerms[i]`): `adv/terms/0_rms`.
+ */
+export function advantageTermMetric(i: number): string {
+  return `adv/terms/${i}_rms`;
+}
+
 /** One line of steps.jsonl: a step of a sampled response. */
 export interface StepRecord {
   stage: string;

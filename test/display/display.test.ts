@@ -114,3 +114,15 @@ test("throttle: at most one send per interval, always the latest value, flush se
   advance(1000);
   assert.deepEqual(sent, [1, 3, 4, 5]); // 6 came within the interval after 5, and was cancelled
 });
+
+test("the live view shows each advantage term's rms and share, so a negligible process term is visible at once", async () => {
+  const { LiveRunView } = await import("../../src/display/live-run.js");
+  const view = new LiveRunView("terms", { charts: false, advantageTerms: ["zscore(reward)", "center(beta * cumsum(logratio), by position)"] });
+  assert.equal(view.termsLine(), "", "nothing before the first iteration");
+  view.onEvent({ type: "stage", stage: "rl", total: 2 });
+  view.onEvent({ type: "iteration", row: { stage: "rl", iteration: 0, time: 1, "adv/terms/0_rms": 0.98, "adv/terms/1_rms": 0.02 } });
+  const line = "advantage terms, rms (share): zscore(reward) 0.980 (98%) · center(beta * cumsum(logratio), by position) 0.0200 (2%)";
+  assert.equal(view.termsLine(), line);
+  assert.ok((view.bundle()["text/plain"] as string).includes(line));
+  assert.ok((view.bundle()["text/html"] as string).includes("advantage terms, rms (share)"));
+});

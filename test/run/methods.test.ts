@@ -57,6 +57,17 @@ for (const [name, body] of [
       replay.forEach((row, i) => row.forEach((v, t) => assert.ok(Math.abs(v - used[i]![t]!) < 1e-6, `${name} iter ${it} response ${i} token ${t}`)));
       if (name === "sspo") for (const g of batch.groups) for (const resp of g.responses) assert.equal(resp.probes!.belief!.length, resp.step_ends.length + 1);
     }
+    if (name === "spro") {
+      // SPRO's two terms are named in the plan and measured every iteration; at the first one
+      // (policy = reference) the process term is exactly 0 and the outcome term is the whole advantage
+      assert.deepEqual(p.advantageTerms, ["zscore(reward)", "center(beta * cumsum(logratio), by position)"]);
+      const rl = r.filter((x) => x.stage === "rl");
+      assert.ok(rl.every((x) => typeof x["adv/terms/0_rms"] === "number" && typeof x["adv/terms/1_rms"] === "number"));
+      assert.equal(rl[0]!["adv/terms/1_rms"], 0);
+      const used = (JSON.parse(fs.readFileSync(path.join(dir, "rollouts", "iter-0.advantages.json"), "utf8")).advantages as number[][]).flat();
+      const rms = Math.sqrt(used.reduce((a, v) => a + v * v, 0) / used.length);
+      assert.ok(Math.abs((rl[0]!["adv/terms/0_rms"] as number) - rms) < 1e-5, `${rl[0]!["adv/terms/0_rms"]} vs ${rms}`);
+    }
   });
 }
 

@@ -69,6 +69,30 @@ export function computeAdvantages(plan: AdvantagePlan, bt: BatchTensors): Advant
 }
 
 /**
+ * The rms over the batch's tokens of each of `terms` (the terms of the advantage, dsl/terms.ts
+ * formulaTerms), evaluated as the advantage is (broadcast to tokens, 0 at padding):
+ * sqrt( sum_{i,t} mask[i,t] * term[i,t]^2 / sum_{i,t} mask[i,t] ).
+ * @example termRms(plan, formulaTerms(plan.advantage), bt) // [0.98, 0.021] for SPRO early on
+ */
+export function termRms(plan: AdvantagePlan, terms: Formula[], bt: BatchTensors): number[] {
+  if (terms.length === 0) return [];
+  const rms = tf.tidy(() => {
+    const env = new Environment(plan, bt);
+    const ctx: FormulaContext = { batch: bt, resolve: (name) => env.resolve(name, ctx) };
+    const live = tf.maximum(tf.sum(bt.tokenMask), 1);
+    return tf.stack(
+      terms.map((t) => {
+        const x = clean(toLevel(evalNode(t, ctx), "token", bt, true), bt.tokenMask); // [N, T]
+        return tf.sqrt(tf.div(tf.sum(tf.square(x)), live));
+      }),
+    );
+  });
+  const out = Array.from(rms.dataSync());
+  rms.dispose();
+  return out;
+}
+
+/**
  * The fraction of groups whose response rewards all equal (sample std below 1e-8, or a single
  * response): their GRPO advantage is 0 everywhere (ALGORITHMS.md, `reward/frac_zero_std`).
  */
