@@ -41,7 +41,7 @@ test("the arms cover the arena's methods, with the papers' settings", () => {
   assert.deepEqual(by("spro").map((a) => a.plan.method!.args.beta).sort(), [0.05, 0.2]);
   const stepDpo = by("step_dpo");
   assert.equal(stepDpo.length, 1);
-  assert.deepEqual(stepDpo[0]!.plan.objective, { kind: "step_dpo", beta: 0.4, gamma: 0, marginSign: 1, threshold: 0.5 });
+  assert.deepEqual(stepDpo[0]!.plan.objective, { kind: "step_dpo", beta: 0.4, gamma: 0, marginSign: 1, margin: 0, threshold: 0.5 });
   assert.deepEqual(by("sppd").map((a) => (a.plan.objective as { marginSign: number }).marginSign).sort(), [-1, 1]);
   const gspo = by("gspo")[0]!.plan;
   assert.equal((gspo.objective as { ratio?: string }).ratio, "sequence");
