@@ -60,8 +60,9 @@ export interface Scope {
   later: Map<string, Span>;
   /** names whose declarations did not parse: uses are not reported again */
   broken: Set<string>;
-  /** method parameters: the argument expression and the scope it is read in */
-  params: Map<string, { expr: Expr; scope: Scope }>;
+  /** method parameters and a method body's own `let`s (local: formulas only, never a setting's word):
+   *  the expression and the scope it is read in */
+  params: Map<string, { expr: Expr; scope: Scope; local?: boolean }>;
   /** inside a `: step` declaration, `tokens` is the step's token count */
   stepContext: boolean;
   /** the task provides ground-truth step labels (false for jsonl tasks) */
@@ -370,7 +371,7 @@ export function constValue(e: Expr, scope: Scope): number | string | { word: str
   if (e.kind === "str") return e.value;
   if (e.kind === "name") {
     const p = scope.params.get(e.name);
-    if (p) return constValue(p.expr, p.scope);
+    if (p && !p.local) return constValue(p.expr, p.scope);
     return { word: e.name };
   }
   if (e.kind === "unary" || e.kind === "binary") {

@@ -53,7 +53,7 @@ type Component = Extract<Decl, { kind: "component" }>;
 type Settings = Map<string, { value: SettingValue }>;
 
 const SINGLETONS = new Set(["experiment", "seed", "backend", "advantage", "use", "train", "eval"]);
-const METHOD_BODY = new Set(["advantage", "objective", "sampler"]);
+const METHOD_BODY = new Set(["let", "advantage", "objective", "sampler"]);
 const TEMPLATE_FIELDS = ["question", "steps", "step", "reference"];
 
 function get<T extends SettingValue>(m: Settings, name: string, dflt: T): T {
@@ -485,7 +485,7 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
   };
 }
 
-function declLevel(d: Extract<Decl, { kind: "reward" | "let" }>, bag: DiagnosticBag): Granularity | undefined {
+function declLevel(d: Extract<Decl, { kind: "reward" | "let" }>, bag: Reporter): Granularity | undefined {
   if (d.level === undefined) return undefined;
   const allowed: Granularity[] = d.kind === "reward" ? ["response", "step"] : LEVELS;
   if ((allowed as string[]).includes(d.level)) return d.level as Granularity;
@@ -503,7 +503,7 @@ function stagePlan(name: string, s: Settings): StagePlan {
   return out as unknown as StagePlan;
 }
 
-/** A method definition's own rules: unique parameters, a body of advantage/objective/sampler. */
+/** A method definition's own rules: unique parameters, a body of lets and advantage/objective/sampler. */
 function checkMethodShape(m: MethodDecl, bag: Reporter): void {
   const seen = new Set<string>();
   for (const p of m.params) {
@@ -513,8 +513,12 @@ function checkMethodShape(m: MethodDecl, bag: Reporter): void {
   const kinds = new Set<string>();
   for (const d of m.body) {
     const key = d.kind === "component" ? d.keyword : d.kind;
-    if (!METHOD_BODY.has(key)) bag.add(d.span, `a method body holds advantage, objective and sampler, not \`${key}\``, { hint: "declare it at the top level of the spec" });
-    else if (kinds.has(key)) bag.add(d.span, `\`${key}\` appears twice in method \`${m.name}\``);
+    if (!METHOD_BODY.has(key)) bag.add(d.span, `a method body holds let, advantage, objective and sampler, not \`${key}\``, { hint: "declare it at the top level of the spec" });
+    else if (d.kind === "let") {
+      if (seen.has(d.name)) bag.add(d.nameSpan, `\`${d.name}\` is already a parameter or a let of method \`${m.name}\``);
+      else if (isBuiltin(d.name)) bag.add(d.nameSpan, `\`${d.name}\` is a built-in name`, { hint: `pick another name, e.g. \`my_${d.name}\`` });
+      seen.add(d.name);
+    } else if (kinds.has(key)) bag.add(d.span, `\`${key}\` appears twice in method \`${m.name}\``);
     kinds.add(key);
   }
 }
@@ -523,7 +527,7 @@ function checkMethodShape(m: MethodDecl, bag: Reporter): void {
 function expandMethod(m: MethodDecl, use: Extract<Decl, { kind: "use" }>, scope: Scope) {
   const r = scope.report;
   let ok = true;
-  const params = new Map<string, { expr: Expr; scope: Scope }>();
+  const params = new Map<string, { expr: Expr; scope: Scope; local?: boolean }>();
   const paramNames = m.params.map((p) => p.name);
   for (const a of use.args) {
     if (!paramNames.includes(a.name)) {
@@ -553,13 +557,26 @@ function expandMethod(m: MethodDecl, use: Extract<Decl, { kind: "use" }>, scope:
   }
   const method = { name: m.name, args };
   if (!ok) return { ok, method };
-  const body: Scope = { ...scope, params, report: bodyReport };
+  const body: Scope = { ...scope, params, broken: new Set(scope.broken), report: bodyReport };
   let advantage: Formula | undefined;
   let advantageExpr: Expr | undefined;
   let objective: ObjectivePlan | undefined;
   let sampler: SamplerPlan | undefined;
   for (const d of m.body) {
-    if (d.kind === "advantage") {
+    if (d.kind === "let") {
+      // A method's own let names a formula inside the body: it expands where it is used, like a
+      // parameter, and sees the parameters and the lets above it (not the plan's lets).
+      const level = declLevel(d, bodyReport);
+      const letScope: Scope = { ...body, params: new Map(params), stepContext: level === "step" };
+      const f = typeFormula(d.formula, letScope);
+      if (!f) {
+        body.broken.add(d.name); // its uses are not reported again
+        ok = false;
+        continue;
+      }
+      if (level && !requireAtMost(f, level, d.formula.span, `let \`${d.name}\``, letScope)) ok = false;
+      params.set(d.name, { expr: d.formula, scope: letScope, local: true });
+    } else if (d.kind === "advantage") {
       advantage = typeFormula(d.formula, body);
       advantageExpr = d.formula;
       if (!advantage) ok = false;

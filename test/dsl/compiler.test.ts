@@ -92,7 +92,7 @@ test("a method defined in the spec, copied and edited from the prelude", () => {
   assert.equal(p.method!.name, "my_spro");
   assert.deepEqual(p.method!.args, { beta: 0.05, w: 2 });
   assert.ok(p.advantage!.op === "binary" && p.advantage!.right.op === "binary" && p.advantage!.right.left.op === "num" && p.advantage!.right.left.value === 2);
-  assert.match(errors("method m() {\n  seed 3\n}")[0]!.message, /a method body holds advantage, objective and sampler/);
+  assert.match(errors("method m() {\n  seed 3\n}")[0]!.message, /a method body holds let, advantage, objective and sampler/);
 });
 
 test("an explicit objective or sampler wins over the method's; an explicit advantage warns", () => {
