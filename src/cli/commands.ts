@@ -69,6 +69,23 @@ export const COMMANDS: Command[] = [
     },
   },
   {
+    name: "compile",
+    summary: "write a Python package that trains the spec with TRL or verl, its advantage compiled to PyTorch",
+    details: "DIR gets the compiled advantage (stepwise_advantages.py), the trainer and its launch script, and a README (docs/engines.md). A construct the target cannot express (the tree sampler, step DPO) is refused by name.",
+    positionals: { names: "SPEC", min: 1, max: 1 },
+    flags: {
+      target: { value: "trl|verl", required: true, help: "the engine" },
+      out: { value: "DIR", required: true, help: "the package folder (new, empty, or an earlier compile)" },
+    },
+    async run({ positionals, flags }) {
+      const { compileCommand } = await import("../compile/index.js");
+      const r = await compileCommand(positionals[0]!, { target: strFlag(flags.target)!, out: strFlag(flags.out)! });
+      process.stdout.write(r.stdout);
+      process.stderr.write(r.stderr);
+      return r.exitCode;
+    },
+  },
+  {
     name: "advantage",
     summary: 'print {"advantages": [[...], ...]}: the spec\'s token advantages on recorded rollouts',
     positionals: { names: "SPEC", min: 1, max: 1 },

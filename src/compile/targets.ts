@@ -1,0 +1,129 @@
+/**
+ * What each engine can express, and how a plan maps onto its trainer's settings. The checks name
+ * the construct a target cannot express; the mappings are the one place the spec's settings meet
+ * TRL's GRPOConfig and verl's PPO config (docs/engines.md quotes them).
+ */
+import type { ExperimentPlan, Formula, StagePlan } from "../../dsl/plan.js";
+
+export type Target = "trl" | "verl";
+export const TARGETS: readonly Target[] = ["trl", "verl"];
+
+type Clipped = Extract<NonNullable<ExperimentPlan["objective"]>, { kind: "clipped" }>;
+type Rl = Extract<StagePlan, { kind: "rl" }>;
+
+/** Every ref of a formula, as "source:name". */
+export function refsOf(f: Formula | undefined, out = new Set<string>()): Set<string> {
+  if (!f) return out;
+  switch (f.op) {
+    case "num":
+      break;
+    case "ref":
+      out.add(`${f.source}:${f.name}`);
+      break;
+    case "unary":
+    case "reduce":
+    case "group":
+    case "scan":
+      refsOf(f.arg, out);
+      break;
+    case "binary":
+      refsOf(f.left, out);
+      refsOf(f.right, out);
+      break;
+    case "if":
+      refsOf(f.cond, out);
+      refsOf(f.then, out);
+      refsOf(f.else, out);
+      break;
+    case "math":
+      f.args.forEach((a) => refsOf(a, out));
+      break;
+    case "gae":
+      refsOf(f.reward, out);
+      refsOf(f.value, out);
+      break;
+    default: {
+      const never: never = f;
+      throw new Error(`unknown formula node ${JSON.stringify(never)}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * What `target` cannot express in `plan`, one message per construct (empty: it compiles). The tree
+ * sampler and the step-level DPO objective (Step-DPO, SPPD) are refused: neither TRL's GRPOTrainer
+ * nor verl's PPO trainer samples trees or trains on step pairs.
+ */
+export function refusals(plan: ExperimentPlan, target: Target): string[] {
+  const out: string[] = [];
+  const engine = target === "trl" ? "TRL's GRPOTrainer" : "verl's PPO trainer";
+  if (plan.sampler?.kind === "tree") out.push(`\`sampler tree\`: ${engine} samples G independent responses per prompt, not a tree of steps; use \`sampler standard\` (or train this spec with \`stepwise run\`)`);
+  if (plan.objective?.kind === "step_dpo") out.push(`\`objective step_dpo\` (Step-DPO / SPPD): ${engine} trains the clipped policy objective, not step preference pairs; use \`objective clipped\` with an advantage (or train this spec with \`stepwise run\`)`);
+  if (!plan.advantage && plan.objective?.kind !== "step_dpo") out.push("the spec declares no advantage: add `advantage = …` or `use grpo` (or another method)");
+  const stages = plan.train.filter((s) => s.kind !== "rl");
+  for (const s of stages) out.push(`the \`${s.kind}\` stage: only \`rl\` stages compile to ${target}; run the warm start with \`stepwise run\`, export it with \`stepwise export\`, and \`model load\` the export`);
+  if (plan.train.filter((s) => s.kind === "rl").length > 1) out.push(`more than one \`rl\` stage: a compiled package trains one; split the spec`);
+  if (plan.objective?.kind === "clipped" && plan.objective.entropy !== 0) out.push(`\`entropy ${plan.objective.entropy}\` in \`objective clipped\`: ${engine} has no entropy bonus in its GRPO loss; drop it`);
+  if (!plan.task) out.push("the spec declares no task: add `task arithmetic { … }` or `task jsonl \"FILE\"`");
+  const refs = new Set<string>();
+  for (const f of [plan.advantage, ...plan.rewards.map((r) => r.formula), ...plan.lets.map((l) => l.formula)]) refsOf(f, refs);
+  if (target === "verl" && plan.probes.length > 0) out.push(`probe \`${plan.probes[0]!.name}\`: verl calls an advantage estimator without the policy, which probes need; use \`--target trl\``);
+  if (refs.has("builtin:label")) out.push("`label` (ground-truth step labels): the compiled task verifies answers but does not label steps; drop `label` from the formulas");
+  return out;
+}
+
+export function rlStage(plan: ExperimentPlan): Rl {
+  const rl = plan.train.find((s): s is Rl => s.kind === "rl");
+  return rl ?? { kind: "rl", iterations: 50, prompts: 8, group: 8, lr: 5e-4, epochs: 1, minibatch: 64, evalEvery: 10 };
+}
+
+export function clippedObjective(plan: ExperimentPlan): Clipped {
+  const o = plan.objective;
+  return o?.kind === "clipped" ? o : { kind: "clipped", clip: 0.2, clipHigh: 0.2, kl: 0, entropy: 0, norm: "response", maskTruncated: false };
+}
+
+/**
+ * The spec's normalisation Z as TRL's loss_type (ALGORITHMS.md, "The shared policy loss"):
+ * response (per-response length, GRPO) → "grpo"; token (over the batch's tokens, DAPO) → "dapo";
+ * constant (N × the maximum length, Dr. GRPO) → "dr_grpo". verl's loss_agg_mode likewise.
+ */
+export const TRL_LOSS_TYPE = { response: "grpo", token: "dapo", constant: "dr_grpo" } as const;
+export const VERL_LOSS_AGG = { response: "seq-mean-token-mean", token: "token-mean", constant: "seq-mean-token-sum-norm" } as const;
+
+/** The largest divisor of n that is at most cap: the per-device batch that splits a generation batch evenly. */
+export function divisorAtMost(n: number, cap: number): number {
+  for (let d = Math.min(n, Math.max(1, cap)); d >= 1; d--) if (n % d === 0) return d;
+  return 1;
+}
+
+/** The GRPOConfig keyword arguments of a plan (TRL 1.16). */
+export function grpoConfig(plan: ExperimentPlan): Record<string, number | string | boolean> {
+  const rl = rlStage(plan);
+  const o = clippedObjective(plan);
+  const s = plan.sampler?.kind === "standard" ? plan.sampler : { temperature: 1, topP: 1, topK: 0, maxTokens: 64 };
+  const rows = rl.prompts * rl.group; // one generation batch: `prompts` prompts × G responses
+  const perDevice = divisorAtMost(rows, rl.minibatch);
+  const stepsPerGeneration = rows / perDevice;
+  return {
+    num_generations: rl.group,
+    generation_batch_size: rows,
+    per_device_train_batch_size: perDevice,
+    gradient_accumulation_steps: 1,
+    num_iterations: rl.epochs, // μ: policy updates per generation batch
+    max_steps: rl.iterations * stepsPerGeneration * rl.epochs, // optimizer steps
+    learning_rate: rl.lr,
+    lr_scheduler_type: "constant",
+    epsilon: o.clip,
+    epsilon_high: o.clipHigh,
+    beta: o.kl, // k3 KL to the reference, as Stepwise
+    loss_type: TRL_LOSS_TYPE[o.norm],
+    mask_truncated_completions: o.maskTruncated,
+    scale_rewards: "none", // TRL's own outcome advantage is replaced by the compiled one
+    temperature: s.temperature,
+    top_p: s.topP,
+    top_k: s.topK,
+    max_completion_length: s.maxTokens,
+    seed: plan.seed,
+  };
+}
