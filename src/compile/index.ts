@@ -103,6 +103,7 @@ export async function compileCommand(specPath: string, opts: { target: string; o
     files["README.md"] = trlReadme(plan, path.basename(specPath));
   } else {
     files["verl_config.yaml"] = verlConfig(plan, modelPath);
+    files["stepwise_package.json"] = JSON.stringify({ target, source: path.basename(specPath), modelPath }, null, 1) + "\n";
     files["README.md"] = verlReadme(plan, path.basename(specPath));
   }
   const src = pythonSourceDir();

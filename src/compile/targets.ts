@@ -69,6 +69,7 @@ export function refusals(plan: ExperimentPlan, target: Target): string[] {
   const refs = new Set<string>();
   for (const f of [plan.advantage, ...plan.rewards.map((r) => r.formula), ...plan.lets.map((l) => l.formula)]) refsOf(f, refs);
   if (target === "verl" && plan.probes.length > 0) out.push(`probe \`${plan.probes[0]!.name}\`: verl calls an advantage estimator without the policy, which probes need; use \`--target trl\``);
+  if (target === "verl" && refs.has("builtin:entropy")) out.push("`entropy` (per token): verl's trainer drops the entropies before the advantage; use `--target trl`");
   if (refs.has("builtin:label")) out.push("`label` (ground-truth step labels): the compiled task verifies answers but does not label steps; drop `label` from the formulas");
   return out;
 }
