@@ -107,11 +107,11 @@ function bandPanels(
       data: { values },
       layer: [
         {
-          mark: { type: "area" as const, opacity: 0.18 },
+          mark: { type: "area" as const, opacity: 0.15, clip: true },
           encoding: { x, y: { field: "lo", type: "quantitative" as const, title: yTitles[s] ?? s, ...scale }, y2: { field: "hi" }, color: { ...color, legend: SOLID_LEGEND } },
         },
         {
-          mark: { type: "line" as const, point: true },
+          mark: { type: "line" as const, point: true, clip: true },
           encoding: {
             x,
             y: { field: "mean", type: "quantitative" as const, title: yTitles[s] ?? s, ...scale },

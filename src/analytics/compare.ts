@@ -246,7 +246,7 @@ function toMarkdown(t: ColumnTable, baseline: string, differences: CompareResult
   const out: string[] = [
     "Each cell: mean ± half-width of the 95% confidence interval over seeds (Student t, n − 1 degrees of freedom); one seed shows the mean alone; — where not recorded.",
   ];
-  if (rows.some((r) => r.method === START_ROW)) out.push(`Row \`${START_ROW}\`: the first evaluation of the model every method started from${startNote ? ` (${startNote})` : ""}.`);
+  if (rows.some((r) => r.method === START_ROW)) out.push(`Row \`${START_ROW}\`: the first evaluation of the model every method started from${startNote ? `: ${startNote}` : ""}.`);
   for (const group of ["eval", "credit", "cost"] as const) {
     const cols = COMPARE_COLUMNS.filter((c) => c.group === group);
     const mine = rows.filter((r) => cols.some((c) => Number.isFinite(r[`${c.key}_mean`] as number)));
