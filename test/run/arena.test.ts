@@ -28,7 +28,7 @@ const arms = files.map((file) => {
 const armStage = (p: ExperimentPlan): StagePlan => p.train.find((s) => s.kind === "rl" || s.kind === "step_dpo")!;
 
 test("every arena arm compiles clean (but for the warm start checkpoint npm run warmstart:hard makes)", () => {
-  assert.ok(arms.length >= 10, `${arms.length} arms`);
+  assert.ok(arms.length >= 11, `${arms.length} arms`);
   for (const f of files) {
     const { diagnostics } = compile(fs.readFileSync(path.join(ARENA, f), "utf8"), { file: f, purpose: "run" });
     for (const d of diagnostics) assert.match(d.message, /model path .*arith-hard-sft.* does not exist/, `${f}:${d.line} ${d.message}`);
@@ -42,7 +42,10 @@ test("the arms cover the arena's methods, with the papers' settings", () => {
   const stepDpo = by("step_dpo");
   assert.equal(stepDpo.length, 1);
   assert.deepEqual(stepDpo[0]!.plan.objective, { kind: "step_dpo", beta: 0.4, gamma: 0, marginSign: 1, margin: 0, threshold: 0.5 });
-  assert.deepEqual(by("sppd").map((a) => (a.plan.objective as { marginSign: number }).marginSign).sort(), [-1, 1]);
+  // SPPD: the dynamic margin with sign +1 and -1, and the fixed-margin ablation (gamma 0, margin > 0)
+  const sppd = by("sppd").map((a) => a.plan.objective as { gamma: number; marginSign: number; margin: number });
+  assert.deepEqual(sppd.filter((o) => o.gamma > 0 && o.margin === 0).map((o) => o.marginSign).sort(), [-1, 1]);
+  assert.equal(sppd.filter((o) => o.gamma === 0 && o.margin > 0).length, 1);
   const gspo = by("gspo")[0]!.plan;
   assert.equal((gspo.objective as { ratio?: string }).ratio, "sequence");
   // GSPO's ratio departs from 1 only from the second gradient step of a batch on
@@ -63,7 +66,7 @@ test("the arms share one budget: seed, warm start, world, evaluation, prompts an
   }
   const rl = arms.filter((a) => armStage(a.plan).kind === "rl");
   const tree = arms.filter((a) => armStage(a.plan).kind === "step_dpo");
-  assert.ok(rl.length >= 7 && tree.length >= 3);
+  assert.ok(rl.length >= 7 && tree.length >= 4);
   const r0 = armStage(rl[0]!.plan) as Extract<StagePlan, { kind: "rl" }>;
   for (const { file, plan } of rl) assert.deepEqual(armStage(plan), r0, file);
   for (const { file, plan } of tree) {
