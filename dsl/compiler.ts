@@ -85,7 +85,7 @@ function stringArg(d: Component, r: Reporter, what: string): string | undefined 
 
 function modelPlan(d: Component, scope: Scope): ModelPlan | undefined {
   const r = scope.report;
-  const kind = kindOf(d, ["gpt", "llama", "load"], r);
+  const kind = kindOf(d, Object.keys(S.COMPONENTS.model), r);
   if (kind === "load") {
     noBlock(d, r);
     const path = stringArg(d, r, "a path");
@@ -116,7 +116,7 @@ function modelPlan(d: Component, scope: Scope): ModelPlan | undefined {
 }
 
 function tokenizerPlan(d: Component, r: Reporter): TokenizerPlan | undefined {
-  const kind = kindOf(d, ["chars", "load"], r);
+  const kind = kindOf(d, Object.keys(S.COMPONENTS.tokenizer), r);
   noBlock(d, r);
   if (kind === "chars") {
     noArg(d, r);
@@ -131,7 +131,7 @@ function tokenizerPlan(d: Component, r: Reporter): TokenizerPlan | undefined {
 
 function taskPlan(d: Component, scope: Scope): TaskPlan | undefined {
   const r = scope.report;
-  const kind = kindOf(d, ["arithmetic", "jsonl"], r);
+  const kind = kindOf(d, Object.keys(S.COMPONENTS.task), r);
   if (kind === "jsonl") {
     const path = stringArg(d, r, "a path");
     const s = readBlock(d.block, S.TASK_JSONL, scope, "task jsonl");
@@ -164,7 +164,7 @@ function taskPlan(d: Component, scope: Scope): TaskPlan | undefined {
 
 function stepsPlan(d: Component, scope: Scope): SegmentationPlan | undefined {
   const r = scope.report;
-  const kind = kindOf(d, ["split", "every"], r);
+  const kind = kindOf(d, Object.keys(S.COMPONENTS.steps), r);
   const s = readBlock(d.block, S.STEPS, scope, "steps");
   const common = { minTokens: get(s, "min_tokens", DEFAULTS.steps.minTokens), maxSteps: get(s, "max_steps", DEFAULTS.steps.maxSteps) };
   if (kind === "split") {
@@ -194,7 +194,7 @@ function stepsPlan(d: Component, scope: Scope): SegmentationPlan | undefined {
 
 function objectivePlan(d: Component, scope: Scope): ObjectivePlan | undefined {
   const r = scope.report;
-  const kind = kindOf(d, ["clipped", "step_dpo"], r);
+  const kind = kindOf(d, Object.keys(S.COMPONENTS.objective), r);
   noArg(d, r);
   if (kind === "step_dpo") {
     const s = readBlock(d.block, S.OBJECTIVE_STEP_DPO, scope, "objective step_dpo");
@@ -220,7 +220,7 @@ function objectivePlan(d: Component, scope: Scope): ObjectivePlan | undefined {
 
 function samplerPlan(d: Component, scope: Scope): SamplerPlan | undefined {
   const r = scope.report;
-  const kind = kindOf(d, ["standard", "tree"], r);
+  const kind = kindOf(d, Object.keys(S.COMPONENTS.sampler), r);
   noArg(d, r);
   if (kind === "tree") {
     const s = readBlock(d.block, S.SAMPLER_TREE, scope, "sampler tree");

@@ -19,6 +19,23 @@ import type { MimeBundle } from "../src/display/types.js";
 import { kernelLog } from "./log.js";
 
 const require = createRequire(import.meta.url);
+
+/**
+ * A `%%stepwise` cell as the DSL sees it: the magic line blanked to spaces (so offsets stay the
+ * cell's), and conversions between Jupyter's cursor positions (Unicode code points) and
+ * JavaScript string offsets (UTF-16 units).
+ */
+function dslView(code: string): { source: string; toUnits: (points: number) => number; toPoints: (units: number) => number } {
+  const nl = code.indexOf("\n");
+  const source = nl < 0 ? " ".repeat(code.length) : " ".repeat(nl) + code.slice(nl);
+  const toUnits = (points: number) => {
+    let units = 0;
+    for (let p = 0; p < points && units < code.length; p++) units += (code.codePointAt(units) ?? 0) > 0xffff ? 2 : 1;
+    return units;
+  };
+  const toPoints = (units: number) => [...code.slice(0, units)].length;
+  return { source, toUnits, toPoints };
+}
 const { isCompleteCode } = require("tslab/dist/converter.js") as typeof import("tslab/dist/converter.js");
 const { printQuickInfo } = require("tslab/dist/inspect") as { printQuickInfo(info: unknown): string };
 const tslabJupyter = require("tslab/dist/jupyter") as { lastWriteDisplayData: unknown };
@@ -224,21 +241,43 @@ export class StepwiseKernel implements KernelHandler {
     }
   }
 
-  complete(code: string, cursorPos: number): Record<string, unknown> {
-    if (isDslCell(code)) return { status: "ok", matches: [], cursor_start: cursorPos, cursor_end: cursorPos, metadata: {} };
+  async complete(code: string, cursorPos: number): Promise<Record<string, unknown>> {
+    if (isDslCell(code)) {
+      const { completeSpec } = await import("../dsl/assist.js");
+      const { source, toUnits, toPoints } = dslView(code);
+      const c = completeSpec(source, toUnits(cursorPos));
+      const start = toPoints(c.start);
+      const end = toPoints(c.end);
+      const types = c.items.map((i) => ({ start, end, text: i.text, type: i.type, signature: i.signature }));
+      return { status: "ok", matches: c.items.map((i) => i.text), cursor_start: start, cursor_end: end, metadata: { _jupyter_types_experimental: types } };
+    }
     const info = this.exec.complete(code, cursorPos);
     return { status: "ok", matches: info.candidates, cursor_start: info.start, cursor_end: info.end, metadata: {} };
   }
 
-  inspect(code: string, cursorPos: number): Record<string, unknown> {
-    const info = isDslCell(code) ? undefined : this.exec.inspect(code, cursorPos);
+  async inspect(code: string, cursorPos: number): Promise<Record<string, unknown>> {
+    if (isDslCell(code)) {
+      const { inspectSpec } = await import("../dsl/assist.js");
+      const { source, toUnits } = dslView(code);
+      const text = inspectSpec(source, toUnits(cursorPos));
+      return text === undefined ? { status: "ok", found: false, data: {}, metadata: {} } : { status: "ok", found: true, data: { "text/plain": text }, metadata: {} };
+    }
+    const info = this.exec.inspect(code, cursorPos);
     if (!info) return { status: "ok", found: false, data: {}, metadata: {} };
     return { status: "ok", found: true, data: { "text/plain": printQuickInfo(info) }, metadata: {} };
   }
 
-  isComplete(code: string): Record<string, unknown> {
-    // a DSL cell is sent as a whole; the TypeScript test would misread the spec
-    if (isDslCell(code)) return { status: "complete" };
+  async isComplete(code: string): Promise<Record<string, unknown>> {
+    // A `%%stepwise` cell is the DSL, not TypeScript: a lone magic line waits for the spec, an open
+    // `{` for its closing brace; any other cell magic is not ours.
+    if (isDslCell(code)) {
+      const { source } = dslView(code);
+      if (source.trim() === "") return { status: "incomplete", indent: "" };
+      const { specIsComplete } = await import("../dsl/assist.js");
+      const r = specIsComplete(source);
+      return r.complete ? { status: "complete" } : { status: "incomplete", indent: r.indent };
+    }
+    if (/^\s*%%/.test(code)) return { status: "invalid" };
     const r = isCompleteCode(code);
     return r.completed ? { status: "complete" } : { status: "incomplete", indent: r.indent ?? "" };
   }

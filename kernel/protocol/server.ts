@@ -23,9 +23,10 @@ export interface KernelHandler {
   kernelInfo(): Record<string, unknown>;
   /** Runs a cell; publishes its outputs through `io`; returns the execute_reply content. */
   execute(msg: Message, io: Publisher): Promise<Record<string, unknown>>;
-  complete(code: string, cursorPos: number): Record<string, unknown>;
-  inspect(code: string, cursorPos: number, detailLevel: number): Record<string, unknown>;
-  isComplete(code: string): Record<string, unknown>;
+  /** (may be async: a `%%stepwise` cell's completion loads the DSL on first use) */
+  complete(code: string, cursorPos: number): Record<string, unknown> | Promise<Record<string, unknown>>;
+  inspect(code: string, cursorPos: number, detailLevel: number): Record<string, unknown> | Promise<Record<string, unknown>>;
+  isComplete(code: string): Record<string, unknown> | Promise<Record<string, unknown>>;
   interrupt(): void;
   shutdown(restart: boolean): void;
 }
@@ -132,13 +133,13 @@ export class KernelServer {
           break;
         }
         case "complete_request":
-          await reply("complete_reply", this.safe(() => this.handler.complete(c.code, c.cursor_pos)));
+          await reply("complete_reply", await this.safe(() => this.handler.complete(c.code, c.cursor_pos)));
           break;
         case "inspect_request":
-          await reply("inspect_reply", this.safe(() => this.handler.inspect(c.code, c.cursor_pos, c.detail_level ?? 0)));
+          await reply("inspect_reply", await this.safe(() => this.handler.inspect(c.code, c.cursor_pos, c.detail_level ?? 0)));
           break;
         case "is_complete_request":
-          await reply("is_complete_reply", this.safe(() => this.handler.isComplete(c.code)));
+          await reply("is_complete_reply", await this.safe(() => this.handler.isComplete(c.code)));
           break;
         case "comm_info_request":
           // No comm targets are registered: an empty dict, as ipykernel answers.
@@ -172,9 +173,9 @@ export class KernelServer {
   }
 
   /** Runs a request handler; an exception becomes an error reply, never a dead kernel. */
-  private safe(f: () => Record<string, unknown>): Record<string, unknown> {
+  private async safe(f: () => Record<string, unknown> | Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
     try {
-      return f();
+      return await f();
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
       return { status: "error", ename: err.name, evalue: err.message, traceback: (err.stack ?? err.message).split("\n") };

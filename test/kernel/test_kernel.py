@@ -326,9 +326,65 @@ class DslCellTests(unittest.TestCase):
         self.assertEqual(reply["content"]["status"], "error")
         self.assertIn("usage: %%stepwise", of_type(out, "error")[0]["content"]["evalue"])
 
-    def test_is_complete_and_complete_on_dsl(self):
-        self.kc.is_complete("%%stepwise\nexperiment {")
-        self.assertEqual(self.kc.get_shell_msg(timeout=10)["content"]["status"], "complete")
+    def reply_to(self, msg_id):
+        while True:  # skip replies to earlier requests (a kernel_info of the client's start)
+            msg = self.kc.get_shell_msg(timeout=30)
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return msg["content"]
+
+    def is_complete(self, code):
+        return self.reply_to(self.kc.is_complete(code))
+
+    def complete(self, code, cursor=None):
+        return self.reply_to(self.kc.complete(code, len(code) if cursor is None else cursor))
+
+    def inspect(self, code, cursor):
+        return self.reply_to(self.kc.inspect(code, cursor))
+
+    def test_is_complete_understands_the_cell_magic(self):
+        # a lone magic line waits for its spec; an open block for its brace; the DSL is not TypeScript
+        self.assertEqual(self.is_complete("%%stepwise"), {"status": "incomplete", "indent": ""})
+        self.assertEqual(self.is_complete("%%stepwise run\n"), {"status": "incomplete", "indent": ""})
+        self.assertEqual(self.is_complete("%%stepwise\ntrain {\n  rl {"), {"status": "incomplete", "indent": "    "})
+        self.assertEqual(self.is_complete('%%stepwise\nexperiment "x"\ntrain { rl { iterations 2 } }\n')["status"], "complete")
+        # a spec line that TypeScript would call incomplete is complete DSL
+        self.assertEqual(self.is_complete("%%stepwise\nreward r = outcome +  # a comment {")["status"], "complete")
+
+    def test_complete_dsl_methods_with_parameters(self):
+        code = "%%stepwise\nuse sp"
+        c = self.complete(code)
+        self.assertEqual(c["status"], "ok")
+        self.assertEqual(sorted(c["matches"]), ["sppd", "spro"])
+        self.assertEqual((c["cursor_start"], c["cursor_end"]), (len(code) - 2, len(code)))
+        sigs = {t["text"]: t["signature"] for t in c["metadata"]["_jupyter_types_experimental"]}
+        self.assertEqual(sigs["spro"], "spro(beta = 0.05)")
+
+    def test_complete_dsl_quantities_with_granularity(self):
+        c = self.complete("%%stepwise\nreward r = ent")
+        self.assertEqual(c["matches"], ["entropy"])
+        [t] = c["metadata"]["_jupyter_types_experimental"]
+        self.assertEqual(t["type"], "quantity")
+        self.assertTrue(t["signature"].startswith("entropy: token"), t)
+
+    def test_complete_dsl_block_settings_and_stages(self):
+        self.assertEqual(self.complete("%%stepwise\ntrain {\n  rl { it")["matches"], ["iterations"])
+        self.assertEqual(self.complete("%%stepwise\ntrain {\n  ")["matches"], ["sft", "rl", "dpo", "step_dpo"])
+        self.assertIn("width", self.complete("%%stepwise\nmodel gpt { layers 4, ")["matches"])
+        self.assertEqual(self.complete("%%stepwise\nobjective clipped { norm ")["matches"], ["response", "token", "constant"])
+        # the cursor mid-cell: completes the word before it, not the cell's end
+        code = "%%stepwise\nexp\nseed 1\n"
+        c = self.complete(code, len("%%stepwise\nexp"))
+        self.assertEqual(c["matches"], ["experiment"])
+
+    def test_inspect_dsl(self):
+        code = "%%stepwise\nuse spro\nreward r = outcome\n"
+        r = self.inspect(code, code.index("spro") + 2)
+        self.assertTrue(r["found"])
+        text = r["data"]["text/plain"]
+        self.assertTrue(text.startswith("spro(beta = 0.05)"), text)
+        self.assertIn("SPRO (arXiv 2507.01551)", text)
+        r = self.inspect(code, code.index("outcome") + 1)
+        self.assertTrue(r["data"]["text/plain"].startswith("outcome: response-level quantity"), r)
 
     def test_run_live_display(self):
         reply, out = run_cell(self.kc, "%%stepwise run\nexperiment live\niterations 10\n")
