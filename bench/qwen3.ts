@@ -53,7 +53,12 @@ const GIB = 2 ** 30;
  */
 const WASM_FREE_AFTER_PACKING = 1.25 * GIB;
 
-/** Build the model, warm it up, then time sampling at batch 1 and 8 (prompt 64 tokens). */
+/**
+ * Build the model, warm it up, then time sampling at batch 1 and 8, prompts of 16 tokens (as the
+ * Qwen2.5 item). Prompts of 64 tokens at batch 8 exhausted the wasm heap ("Aborted()" in Mean,
+ * measured 2026-12-01; batch 1 peaked at 2.7 GiB of TF.js tensors with 2.2 GiB of weights): the
+ * prefill runs in one tf.tidy, so every layer's intermediates live until it ends.
+ */
 export async function benchQwen3(opts: { quick: boolean; log: (s: string) => void }): Promise<Qwen3Figures> {
   const { log } = opts;
   resetPeakRss();
@@ -69,7 +74,7 @@ export async function benchQwen3(opts: { quick: boolean; log: (s: string) => voi
       log(`  wasm packed-weight budget lowered to ${mib(fig.packed_budget_bytes)} (the default 2 GiB exhausts the heap with these weights)`);
     }
     sample(model, [[1, 2, 3]], { maxNewTokens: 2, seed: 1 }, () => ""); // warm-up: packs the weights
-    const promptLen = 64, newTokens = opts.quick ? 6 : 24;
+    const promptLen = 16, newTokens = opts.quick ? 4 : 16;
     for (const batch of [1, 8]) {
       const r = await benchQwenSample(model, batch, promptLen, newTokens);
       const run: Qwen3Run = { ...r, prefill_tokens_per_s: (batch * promptLen) / r.prefill_s, prefill_tokens_per_cpu_s: (batch * promptLen) / r.prefill_cpu_s };
@@ -95,7 +100,7 @@ export function renderQwen3(q: Qwen3Figures | { error: string }): string[] {
   if ("error" in q) return [...L, `Failed: ${q.error}`, ""];
   L.push(`${f(q.params / 1e6, 0)}M parameters, ${mib(q.model_tf_bytes)} of float32 weights (built in ${f(q.build_s, 1)} s), ${mib(q.packed_bytes)} of packed copies` +
     (q.packed_budget_bytes !== undefined ? ` (wasm packed-weight budget lowered to ${mib(q.packed_budget_bytes)}: the default 2 GiB exhausts the heap with these weights).` : "."), "");
-  L.push("Prompts of 64 random tokens; prefill = `sample()` with one new token, prompt tokens per second; decoding = the remaining tokens",
+  L.push("Prompts of 16 random tokens; prefill = `sample()` with one new token, prompt tokens per second; decoding = the remaining tokens",
     "over the remaining time (KV-cache steps). Peak TF.js bytes from tf.profile of the sampling call, peak RSS of the process.", "");
   L.push("| batch | prefill tokens/s (wall) | prefill per CPU-s | decoding tokens/s (wall) | decoding per CPU-s | new tokens | peak TF.js bytes | peak RSS |", "|---|---|---|---|---|---|---|---|");
   for (const s of q.runs) {
