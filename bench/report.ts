@@ -84,7 +84,9 @@ export function renderResults(r: BenchResults): string {
     "  decoding's few rows compute (E h^T)^T so the embedding streams through XNNPACK unpacked.",
     "- Decoding is memory-bound: every step reads the 1.9 GB of float32 weights (packed), so at batch 1 a step costs about 0.27 CPU-s on this",
     "  machine; tokens per step grow with the batch almost for free. The tied head ([B, 896] x [896, 151936]) is about a third of a step.",
-    "- The wasm backend is single-threaded; PyTorch is pinned to one thread for a like-for-like comparison.", "");
+    "- The wasm backend is single-threaded; PyTorch is pinned to one thread for a like-for-like comparison.",
+    "- The TRL package of `stepwise compile` (docs/engines.md): its step time and tokens/s on a GPU with a Qwen3-0.6B-shaped model were",
+    "  not measured (no GPU was lent to that work); `bench/trl_step_time.py` measures them from TRL's own step_time.", "");
   L.push("Raw figures: `bench/RESULTS.json`.", "");
   return L.join("\n");
 }

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 
@@ -53,41 +53,63 @@ def _forward_rows(model, rows: list[list[int]], chunk: int, pad_id: int, context
     return out
 
 
-def run_probes(model, tokenizer, probes: list[dict], items: list[dict], chunk: int = 32, context_length: int = 4096) -> dict[str, list[list[float]]]:
+def _head(tokenizer) -> list[int]:
+    """[bos] when the tokenizer puts one before a text (Llama), else nothing (Qwen2), as Stepwise's probes"""
+    ids = tokenizer("", add_special_tokens=True)["input_ids"]
+    bos = tokenizer.bos_token_id
+    return [bos] if bos is not None and len(ids) > 0 and ids[0] == bos else []
+
+
+def _fit(head: list[int], body: list[int], room: int) -> list[int]:
+    """head + the end of body, at most `room` tokens (the left of body is cut: the judged step is kept)"""
+    keep = max(1, room - len(head))
+    return head + (body[-keep:] if len(body) > keep else body)
+
+
+def run_probes(model, tokenizer, probes: list[dict], items: list[dict], chunk: int = 32, context_length: Optional[int] = None) -> dict[str, list[list[float]]]:
     """Per probe name, per item ({question, reference, step_texts}), the K+1 values u[0..K]."""
+    ctx_len = context_length or int(getattr(model.config, "max_position_embeddings", 4096))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    out = {p["name"]: [[0.0] * (len(it["step_texts"]) + 1) for it in items] for p in probes}
+    head = _head(tokenizer)
+    out = {p["name"]: [[0.0] * (max(1, len(it["step_texts"])) + 1) for it in items] for p in probes}
     seqs: list[list[int]] = []
     meta: list[tuple] = []
     for p in probes:
         sc = p["scorer"]
+        if sc["kind"] == "yes_no":
+            yes, no = _encode(tokenizer, sc["yes"]), _encode(tokenizer, sc["no"])
+            j = 0
+            while j < len(yes) and j < len(no) and yes[j] == no[j]:
+                j += 1
+            if j >= len(yes) or j >= len(no):
+                raise ValueError(f'probe "{p["name"]}": the yes and no words encode to the same tokens')
         for i, it in enumerate(items):
-            texts = it["step_texts"]
+            texts = it["step_texts"] or [""]
             for k in range(len(texts) + 1):
                 prompt = fill_template(p["prompt"], it["question"], "".join(texts[:k]), texts[k - 1] if k > 0 else "", it["reference"])
-                ctx = _encode(tokenizer, prompt)
+                body = _encode(tokenizer, prompt)
                 if sc["kind"] == "confidence":
-                    out[p["name"]][i][k] = _confidence(model, tokenizer, ctx[-max(1, context_length - int(sc["tokens"])):], int(sc["tokens"]))
+                    tokens = max(1, min(int(sc["tokens"]), ctx_len - len(head) - 1))
+                    out[p["name"]][i][k] = _confidence(model, tokenizer, _fit(head, body, ctx_len - tokens), tokens)
                 elif sc["kind"] == "yes_no":
-                    yes, no = _encode(tokenizer, sc["yes"]), _encode(tokenizer, sc["no"])
-                    j = 0
-                    while j < min(len(yes), len(no)) - 1 and yes[j] == no[j]:
-                        j += 1
-                    seqs.append(ctx + yes[:j])  # a shared leading part cancels in the ratio
+                    # the shared leading tokens of the two words go into the prompt: they cancel in the ratio
+                    seqs.append(_fit(head, body + yes[:j], ctx_len))
                     meta.append((p["name"], i, k, "yes_no", yes[j], no[j]))
-                else:  # likelihood of the reference answer after the prompt
+                else:  # likelihood of the reference answer right after the prompt
                     cont = _encode(tokenizer, it["reference"])
-                    seqs.append(ctx + cont)
+                    if not cont:
+                        raise ValueError(f'probe "{p["name"]}": the reference answer of item {i} encodes to no tokens')
+                    cont = cont[: max(1, ctx_len - len(head) - 1)]
+                    seqs.append(_fit(head, body, ctx_len - len(cont)) + cont)
                     meta.append((p["name"], i, k, "likelihood", len(cont), 0))
-    for m, (lp, seq) in zip(meta, _forward_rows(model, seqs, chunk, pad_id, context_length) if seqs else []):
+    for m, (lp, seq) in zip(meta, _forward_rows(model, seqs, chunk, pad_id, ctx_len) if seqs else []):
         name, i, k, kind, a, b = m
         if kind == "yes_no":
             py, pn = math.exp(lp[-1, a].item()), math.exp(lp[-1, b].item())
             out[name][i][k] = py / (py + pn) if py + pn > 0 else 0.5
         else:
             n, L = a, len(seq)  # the continuation is the row's last n tokens; lp[t] predicts token t + 1
-            probs = [math.exp(lp[p - 1, seq[p]].item()) for p in range(max(1, L - n), L)]
-            out[name][i][k] = sum(probs) / len(probs) if probs else 0.0
+            out[name][i][k] = sum(math.exp(lp[t - 1, seq[t]].item()) for t in range(L - n, L)) / n
     return out
 
 
