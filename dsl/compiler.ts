@@ -12,6 +12,8 @@ import type {
 import type { ModelConfig } from "../src/model/types.js";
 import type { Block, Decl, Expr, Span, Spec } from "./ast.js";
 import { didYouMean, NO_SPAN, type DiagnosticBag } from "./diagnostics.js";
+import { experimentNameProblem } from "./experiment-name.js";
+import { regexHazard } from "./regex-safety.js";
 import {
   constValue, LEVELS, readBlock, relocate, requireAtMost, typeFormula, levelWord,
   type Reporter, type Scope, type SettingSpec, type SettingValue,
@@ -174,6 +176,14 @@ function stepsPlan(d: Component, scope: Scope): SegmentationPlan | undefined {
         new RegExp(d.arg.value, d.arg.flags);
       } catch (err) {
         r.add(d.arg.span, `invalid regex: ${(err as Error).message}`, { found: d.arg.raw });
+        return undefined;
+      }
+      // segmentation runs on every response in one synchronous call: no backtracking blow-up (dsl/regex-safety.ts)
+      const hazard = regexHazard(d.arg.value);
+      if (hazard) {
+        const at = d.arg.span.column + 1 + hazard.index; // the span starts at the opening "/"
+        const span = { ...d.arg.span, column: at, offset: d.arg.span.offset + 1 + hazard.index, endLine: d.arg.span.line, endColumn: at + 1, endOffset: d.arg.span.offset + 2 + hazard.index };
+        r.add(span, `steps split ${d.arg.raw}: ${hazard.message}`, { hint: "segmentation runs on every sampled response and cannot be interrupted: use a pattern without nested repetition, e.g. /\\n+/ or /Step \\d+:/" });
         return undefined;
       }
       return { kind: "regex", pattern: d.arg.value, flags: d.arg.flags ?? "", ...common };
@@ -454,8 +464,14 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
     if (!first.has("train") && !advantage && objective?.kind !== "step_dpo" && advantageOk && methodOk && !use) needs("an advantage or a method", "declare `advantage = …` or `use grpo`");
   }
 
+  // the name is the run directory's (runs/<name>): one path segment (dsl/experiment-name.ts)
+  const experiment = first.get("experiment") as { name: string; nameSpan: Span } | undefined;
+  const nameProblem = experiment ? experimentNameProblem(experiment.name) : null;
+  if (experiment && nameProblem) bag.add(experiment.nameSpan, nameProblem, { found: JSON.stringify(experiment.name), expected: "one path segment: letters, digits, -, _, .", hint: 'e.g. `experiment "grpo-baseline"`' });
+
   if (bag.errorCount > 0 || !steps) return undefined;
-  const name = (first.get("experiment") as { name: string } | undefined)?.name ?? (spec.file.replace(/^.*[\\/]/, "").replace(/\.sw$/, "") || "experiment");
+  // a name from the file name (no `experiment` line) is made a valid one
+  const name = experiment?.name ?? (spec.file.replace(/^.*[\\/]/, "").replace(/\.sw$/, "").replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 100) || "experiment");
   const seedDecl = first.get("seed") as { value: number } | undefined;
   const backend = (first.get("backend") as { name: string } | undefined)?.name as ExperimentPlan["backend"];
   return {

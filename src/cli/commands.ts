@@ -30,11 +30,20 @@ export const COMMANDS: Command[] = [
       backend: BACKEND,
       out: { value: "DIR", help: "parent folder of the run directory (default: runs/ in the current folder)" },
       iterations: { value: "N", help: "override the iterations of every RL stage" },
-      resume: { value: "RUN_DIR", optionalValue: true, help: "continue an interrupted run from its last checkpoint" },
+      resume: { value: "RUN_DIR", optionalValue: true, help: "continue an interrupted run from its last checkpoint, with the options it was started with" },
+      overwrite: { help: "start again in a directory that holds a run, deleting that run's files (and only those)" },
+      "checkpoint-every": { value: "N", help: "checkpoint every N iterations of an rl, dpo or step_dpo stage (default 5; always at a stage's end)" },
     },
     async run({ positionals: p, flags: f }) {
       const { runCommand } = await import("./run-command.js");
-      return runCommand(p[0], { backend: strFlag(f.backend), out: strFlag(f.out), iterations: intFlag(f.iterations, "iterations"), resume: f.resume });
+      return runCommand(p[0], {
+        backend: strFlag(f.backend),
+        out: strFlag(f.out),
+        iterations: intFlag(f.iterations, "iterations"),
+        checkpointEvery: intFlag(f["checkpoint-every"], "checkpoint-every"),
+        resume: f.resume,
+        overwrite: f.overwrite === true,
+      });
     },
   },
   {

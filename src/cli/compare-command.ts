@@ -111,6 +111,7 @@ export async function compareCommand(specs: string[], opts: CompareOptions): Pro
         const warmDir = path.join(root, "warmstart", `seed-${seed}`);
         const r = await runPlan({ ...base, name: "warmstart", seed, train: warmupStages(base) }, {
           dir: warmDir,
+          overwrite: true, // a comparison owns its folder: a rerun replaces its runs
           backend: opts.backend as "wasm" | undefined,
           signal: controller.signal,
           specText: methods[0]!.text,
@@ -128,6 +129,7 @@ export async function compareCommand(specs: string[], opts: CompareOptions): Pro
         const t0 = Date.now();
         const r = await runPlan(plan, {
           dir,
+          overwrite: true,
           iterations: opts.iterations,
           backend: opts.backend as "wasm" | undefined,
           signal: controller.signal,

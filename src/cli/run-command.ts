@@ -1,5 +1,5 @@
 /**
- * `stepwise run SPEC [--backend B] [--out DIR] [--iterations N] [--resume [RUN_DIR]]`: compiles a
+ * `stepwise run SPEC [--backend B] [--out DIR] [--iterations N] [--checkpoint-every N] [--overwrite] [--resume [RUN_DIR]]`: compiles a
  * spec, runs it with a progress bar, prints a summary. Ctrl-C stops at the next safe point and
  * keeps a checkpoint; a second Ctrl-C exits at once.
  */
@@ -17,8 +17,11 @@ export interface RunCommandOptions {
   backend?: string;
   out?: string;
   iterations?: number;
+  checkpointEvery?: number;
   /** a run directory to resume (its spec.sw is used when no SPEC is given) */
   resume?: string | true;
+  /** a fresh run in a directory holding a run deletes that run's files first */
+  overwrite?: boolean;
 }
 
 export async function runCommand(specPath: string | undefined, opts: RunCommandOptions): Promise<number> {
@@ -60,6 +63,8 @@ export async function runCommand(specPath: string | undefined, opts: RunCommandO
       dir,
       resume: Boolean(opts.resume),
       iterations: opts.iterations,
+      checkpointEvery: opts.checkpointEvery,
+      overwrite: opts.overwrite,
       backend: opts.backend as "wasm" | "cpu" | "tensorflow" | undefined,
       signal: controller.signal,
       specText: compiled.text,

@@ -13,9 +13,9 @@
  * the safetensors headers before any tensor is read.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
+import { faultPoint } from "../faults.js";
 import { CheckpointError } from "../io/errors.js";
 import { readSafetensors, writeSafetensors, type FloatTensor, type WritableTensor } from "../io/safetensors.js";
 import { WEIGHTS_FILE, WeightSource } from "../io/weights.js";
@@ -23,6 +23,7 @@ import { loadTokenizer, saveTokenizer } from "../tokenizer/index.js";
 import type { Tokenizer } from "../tokenizer/types.js";
 import { AdamW, disposeState, type AdamWState } from "../train/optimizer.js";
 import { configFromHf, configToHf } from "./hf-config.js";
+import { checkConfigMemory, gib, memoryBudget, TRAINING_MEMORY_FACTOR } from "./memory.js";
 import { Transformer, hfLayout, type ParamSpec } from "./transformer.js";
 import type { ModelConfig } from "./types.js";
 
@@ -69,24 +70,8 @@ export interface LoadedHfModel {
 // ---------------------------------------------------------------------------------------------
 // memory
 
-/** The wasm backend addresses at most 4 GiB: tfjs-backend-wasm 4.22's .wasm files declare a maximum of 65536 pages of 64 KiB. */
-const WASM_HEAP_BYTES = 4 * 2 ** 30;
-/**
- * Training with AdamW holds the weights, their gradients and two moments: about 4x the weights
- * (activations come on top, and an RL run's frozen reference copy adds 1x more).
- */
-export const TRAINING_MEMORY_FACTOR = 4;
-
-/** Memory a backend can give tensors: the wasm heap limit, else this machine's RAM. */
-export function memoryBudget(backend: string): { bytes: number; what: string } {
-  if (backend === "wasm") return { bytes: WASM_HEAP_BYTES, what: "the wasm backend's 4 GiB heap" };
-  const ram = os.totalmem();
-  return { bytes: ram, what: `this machine's ${gib(ram)} of RAM (${backend} backend)` };
-}
-
-function gib(bytes: number): string {
-  return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
-}
+// memoryBudget, TRAINING_MEMORY_FACTOR: src/model/memory.ts (re-exported for the loaders' callers)
+export { memoryBudget, TRAINING_MEMORY_FACTOR } from "./memory.js";
 
 /**
  * Refuse, before anything is read, a model whose f32 weights (times the training factor) would not
@@ -213,6 +198,13 @@ function loadModel(dir: string, opts: LoadOptions): { model: Transformer; config
     let params = 0;
     for (const [name, e] of src.entries) if (!IGNORED.some((re) => re.test(name))) params += e.info.shape.reduce((a, b) => a * b, 1);
     checkMemory(src.files.length === 1 ? src.files[0]! : src.dir, params, opts);
+    // 1b) memory, from the config's sizes, before its layout is built (a config.json claiming a billion layers over small weights)
+    const training = opts.forTraining ?? true;
+    checkConfigMemory(
+      config,
+      { backend: opts.backend ?? tf.getBackend() ?? "cpu", limitBytes: opts.memoryLimitBytes, factor: training ? TRAINING_MEMORY_FACTOR : 1 },
+      (message) => new CheckpointError(configFile, message),
+    );
     // 2) every parameter the config implies, with its shape; nothing unexplained
     const specs = hfLayout(config);
     const byName = matchLayout(src, specs, config, configFile);
@@ -220,7 +212,9 @@ function loadModel(dir: string, opts: LoadOptions): { model: Transformer; config
     const tensors = new Map<string, tf.Tensor>();
     try {
       for (const s of specs) {
-        const t = src.read(byName.get(s)!);
+        const name = byName.get(s)!;
+        const t = src.read(name);
+        checkFinite(t.data, name, src.entries.get(name)!.file);
         const data = s.transpose ? transpose2d(t.data, s.hfShape[0]!, s.hfShape[1]!) : t.data;
         tensors.set(s.name, tf.tensor(data, s.shape, "float32"));
       }
@@ -231,6 +225,20 @@ function loadModel(dir: string, opts: LoadOptions): { model: Transformer; config
     }
   } finally {
     src.close();
+  }
+}
+
+/**
+ * Refuses a tensor with a NaN or infinite value: loaded silently, it would make the first update
+ * non-finite and the run would blame the learning rate.
+ */
+function checkFinite(data: Float32Array, name: string, file: string): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      let bad = 0;
+      for (let j = i; j < data.length; j++) if (!Number.isFinite(data[j]!)) bad++;
+      throw new CheckpointError(file, `tensor "${name}" holds ${bad} non-finite value(s) (the first, ${data[i]}, at flat index ${i}): the weights are corrupt`);
+    }
   }
 }
 
@@ -296,6 +304,12 @@ function readOptimizer(file: string, model: Transformer): AdamWState {
       if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
         throw fail(`tensor "${prefix + name}" has shape [${t.shape.join(", ")}] but parameter "${name}" has [${p.shape.join(", ")}]`);
       }
+      try {
+        checkFinite(t.data, prefix + name, file);
+      } catch (e) {
+        disposeState({ step, m, v });
+        throw e;
+      }
       dest.set(name, tf.tensor(t.data, t.shape, "float32"));
     }
   }
@@ -334,10 +348,12 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): P
     }
     fs.writeFileSync(path.join(tmp, STATE_FILE), JSON.stringify(input.state ?? {}, null, 2) + "\n");
     // swap into place: rename cannot replace a non-empty directory, so move the old one aside first
+    // (a kill between the two renames leaves both siblings complete: recoverCheckpoints repairs it)
     let old: string | null = null;
     if (fs.existsSync(dir)) {
       old = `${tmp}.old`;
       fs.renameSync(dir, old);
+      faultPoint("checkpoint-swap");
     }
     fs.renameSync(tmp, dir);
     if (old) fs.rmSync(old, { recursive: true, force: true });
@@ -345,6 +361,42 @@ export async function saveCheckpoint(dir: string, input: SaveCheckpointInput): P
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * Repairs what a killed saveCheckpoint left in `parent` (a run's checkpoints/ folder) and returns
+ * what it did, one line each. A save writes `.<tag>.tmp-XXXXXX`, moves an existing `<tag>` to
+ * `.<tag>.tmp-XXXXXX.old` once the new copy is complete, renames the new copy to `<tag>`, then
+ * removes the old one. So:
+ *  - `<tag>` missing, `.old` and the new copy present (killed between the renames): the new copy
+ *    is complete (the old one was moved only after it was written): it becomes `<tag>`;
+ *  - `<tag>` missing, only `.old` present: the old copy goes back;
+ *  - every other temporary (an unfinished copy, an `.old` whose swap finished) is removed.
+ * Only names of this pattern are touched.
+ */
+export function recoverCheckpoints(parent: string): string[] {
+  if (!fs.existsSync(parent)) return [];
+  const done: string[] = [];
+  const entries = fs.readdirSync(parent);
+  const TMP = /^\.(.+)\.tmp-[A-Za-z0-9]{6}$/;
+  for (const old of entries.filter((e) => e.endsWith(".old"))) {
+    const m = TMP.exec(old.slice(0, -".old".length));
+    if (!m) continue;
+    const tag = m[1]!;
+    const target = path.join(parent, tag);
+    const fresh = path.join(parent, old.slice(0, -".old".length));
+    if (!fs.existsSync(target)) {
+      const from = fs.existsSync(fresh) ? fresh : path.join(parent, old);
+      fs.renameSync(from, target);
+      done.push(`checkpoint "${tag}" restored from ${path.basename(from)} (a save was interrupted between its renames)`);
+    }
+  }
+  for (const e of fs.readdirSync(parent)) {
+    if (!TMP.test(e.replace(/\.old$/, ""))) continue;
+    fs.rmSync(path.join(parent, e), { recursive: true, force: true });
+    done.push(`removed the unfinished temporary ${e}`);
+  }
+  return done;
 }
 
 /**

@@ -18,6 +18,7 @@
  * response without it. `finish` says why the sequence ended.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { faultPoint } from "../faults.js";
 import { seededRandom } from "../random.js";
 import type { SampleOptions, SampleResult } from "./types.js";
 import type { LayerKV, Transformer } from "./transformer.js";
@@ -151,6 +152,7 @@ export function sample(
     const next = new Int32Array(B);
     // 2) one token per step
     for (let s = 0; ; s++) {
+      faultPoint("sample"); // crash-safety tests: die mid-sampling
       for (let r = 0; r < rows.length; r++) {
         const b = rows[r];
         if (done[b]) continue;

@@ -17,6 +17,7 @@ import type { ExperimentPlan, TaskPlan, TokenizerPlan } from "../../dsl/plan.js"
 import { CheckpointError } from "../io/errors.js";
 import { TRAINING_MEMORY_FACTOR, describeWeights, loadCheckpoint, loadHfModel, memoryBudget } from "../model/checkpoint.js";
 import { gptConfig, llamaConfig } from "../model/config.js";
+import { checkConfigMemory } from "../model/memory.js";
 import { Transformer } from "../model/transformer.js";
 import { createTask } from "../task/index.js";
 import type { Task } from "../task/types.js";
@@ -182,6 +183,13 @@ export async function buildFromPlan(plan: ExperimentPlan, specDir = "."): Promis
   if (plan.tokenizer && plan.tokenizer.kind !== "chars") throw new Error("a fresh `model gpt` works with `tokenizer chars`; load a Hugging Face model directory for a BPE tokenizer");
   const partial = { ...plan.model.config, vocabSize: tokenizer.vocabSize, seed: plan.seed };
   const config = partial.family === "llama" ? llamaConfig(partial) : gptConfig(partial);
+  // a fresh model's sizes come from the spec: refuse one that cannot fit before allocating it
+  const reference = plan.train.some((st) => st.kind !== "sft");
+  checkConfigMemory(
+    config,
+    { backend: tf.getBackend() ?? "cpu", factor: TRAINING_MEMORY_FACTOR + (reference ? 1 : 0), fields: { layers: "layers", width: "width", ffnWidth: "ffn_width", contextLength: "context" } },
+    (message) => new Error(`the spec's model declaration: ${message}`),
+  );
   const built = buildTask(plan.task, plan.seed, tokenizer, specDir);
   return { model: Transformer.create(config), tokenizer, origin: "fresh", ...built };
 }

@@ -19,15 +19,29 @@ export interface RunInfo {
   seed: number;
   status: "running" | "finished" | "interrupted" | "failed";
   message?: string;
+  /** the run's command-line overrides (`--iterations`, `--backend`, …), reused by `--resume` */
+  options?: RunOverrides;
+  /** the folder the spec's relative paths resolve against (the spec file's), reused by `--resume` */
+  specDir?: string;
+}
+
+/** What a run was told beyond its spec; recorded in run.json so that a resume continues the same run. */
+export interface RunOverrides {
+  iterations?: number;
+  backend?: "tensorflow" | "wasm" | "cpu";
+  checkpointEvery?: number;
 }
 
 /**
  * One line of metrics.jsonl. Training rows: stage ("sft", "rl", "dpo", "step_dpo") and iteration
  * (or step), plus namespaced metrics as TRL names them. Evaluation rows: stage "eval", after (the
- * stage just finished), accuracy, mean_tokens, mean_steps, redundant_step_frac.
+ * stage just finished, or `rl@N`), accuracy, mean_tokens, mean_steps, redundant_step_frac, and as
+ * iteration the steps of its stage done when it ran. Every row the runner writes carries
+ * stage_index, the stage's index in the plan's train block (src/run/stage.ts).
  */
 export interface MetricsFields {
   stage: string;
+  stage_index?: number;
   iteration?: number;
   after?: string;
   [metric: string]: number | string | undefined;
@@ -89,6 +103,8 @@ export function advantageTermMetric(i: number): string {
 /** One line of steps.jsonl: a step of a sampled response. */
 export interface StepRecord {
   stage: string;
+  /** the stage's index in the plan (added by the runner) */
+  stage_index?: number;
   iteration: number;
   group: number;
   response: number; // index within the batch (group by group)

@@ -15,6 +15,7 @@
  * 0 between their few updates. An untied output head (lm_head) is a linear layer and decays.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { faultPoint } from "../faults.js";
 
 export interface AdamWOptions {
   /** 0.9: the usual momentum horizon of ~10 steps (Kingma & Ba 2015) */
@@ -167,7 +168,8 @@ export class AdamW {
     const b2 = this.beta2;
     const stepSize = lr / (1 - b1 ** t); // lr / bias correction 1
     const sqrtBc2 = Math.sqrt(1 - b2 ** t); // sqrt(bias correction 2)
-    for (const [name, grad] of pairs) {
+    for (const [i, [name, grad]] of pairs.entries()) {
+      if (i === pairs.length >> 1) faultPoint("optimizer"); // crash-safety tests: die mid-update
       const p = this.params.get(name)!;
       const m = this.m.get(name)!;
       const v = this.v.get(name)!;

@@ -1,0 +1,14 @@
+/**
+ * Rejection-sampled SFT (`sft { only_correct true }`, SPPD's curriculum stage 1): the current
+ * model's own correct samples (src/run/preference-stages.ts sampleCorrectSolutions) as the SFT rows.
+ */
+import { sampleCorrectSolutions } from "../preference-stages.js";
+import type { StageEnv, StageStep } from "../stage.js";
+import { SftStage } from "./sft.js";
+
+export class RejectionSftStage extends SftStage {
+  override async run(env: StageEnv, step: number): Promise<StageStep> {
+    const problems = env.ctx.task.train(this.plan.batch, step * this.plan.batch);
+    return this.update(env, step, await sampleCorrectSolutions(env.ctx, problems, env.seed, env.plan));
+  }
+}
