@@ -14,7 +14,7 @@ export function createStage(plan: StagePlan, index: number, iterations?: number)
     case "rl":
       return new RlStage(index, plan, iterations ?? plan.iterations);
     case "dpo":
-      return new DpoStage(index, plan);
+      return new DpoStage(index, plan, plan.steps);
     case "step_dpo":
       return new StepDpoStage(index, plan, iterations ?? plan.iterations);
   }

@@ -2,25 +2,11 @@
 import type { StagePlan } from "../../../dsl/plan.js";
 import { faultPoint } from "../../faults.js";
 import { rlIteration } from "../../rl/iteration.js";
-import type { Stage, StageEnv, StageStep } from "../stage.js";
+import type { StageEnv, StageStep } from "../stage.js";
+import { AgainstReferenceStage } from "./against-reference.js";
 
-type RlPlan = Extract<StagePlan, { kind: "rl" }>;
-
-export class RlStage implements Stage {
+export class RlStage extends AgainstReferenceStage<Extract<StagePlan, { kind: "rl" }>> {
   readonly label = "rl";
-  readonly usesReference = true;
-  readonly weightDecay = 0;
-
-  constructor(
-    readonly index: number,
-    readonly plan: RlPlan,
-    /** the run's `iterations` override, else the spec's */
-    readonly total: number,
-  ) {}
-
-  lr(): number {
-    return this.plan.lr;
-  }
 
   async run(env: StageEnv, step: number): Promise<StageStep> {
     const problems = env.ctx.task.train(this.plan.prompts, step * this.plan.prompts);
@@ -39,12 +25,9 @@ export class RlStage implements Stage {
     return { row: res.row, steps: res.steps };
   }
 
-  evalAfter(done: number): string | null {
+  /** `eval_every N`: an evaluation after every N iterations (the stage's end has its own). */
+  override evalAfter(done: number): string | null {
     const every = this.plan.evalEvery;
     return every > 0 && done % every === 0 && done < this.total ? `rl@${done}` : null;
-  }
-
-  checkpointAfter(done: number, every: number): boolean {
-    return done % every === 0;
   }
 }
