@@ -17,9 +17,9 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../src/backend/index.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
-import { loadCheckpoint, loadHfModel, saveCheckpoint } from "../../src/model/checkpoint.js";
+import { loadCheckpoint, loadHfModel, saveCheckpoint, transpose2d } from "../../src/model/checkpoint.js";
 import { sample } from "../../src/model/sample.js";
-import { Transformer } from "../../src/model/transformer.js";
+import { Transformer, hfLayout } from "../../src/model/transformer.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const HF = path.join(HERE, "..", "fixtures", "hf");
@@ -201,3 +201,56 @@ test("on the wasm backend (the default) every family's logits equal transformers
     await initBackend({ backend: "cpu" });
   }
 });
+
+/** max |a - b| / max(1e-3, max |b|): gradients of different parameters differ in scale by orders of magnitude */
+function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let scale = 1e-3;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
+  return maxAbsDiff(a, b) / scale;
+}
+
+for (const backend of ["cpu", "wasm"] as const) {
+  test(`training gradients equal transformers' (${backend}): the SFT loss's gradient through q/k norms, head_dim, llama3 RoPE, biases, GQA`, async () => {
+    await initBackend({ backend });
+    try {
+      for (const name of ["gpt2", "qwen2", "llama3", "qwen3"]) {
+        const dir = path.join(HF, name);
+        const { meta, tensors } = expected(dir);
+        const { model } = await loadHfModel(dir, { trainable: true });
+        const before = tf.memory().numTensors;
+        try {
+          const specs = new Map(hfLayout(model.config).map((s) => [s.name, s]));
+          const hfNames = [...tensors.keys()].filter((k) => k.startsWith("grad.")).map((k) => k.slice("grad.".length));
+          assert.ok(hfNames.length >= 2, `${name}: the fixture records gradients`);
+          const ourName = (hf: string) => (model.config.family === "gpt2" ? hf.replace(/^transformer\./, "") : hf);
+          const vars = hfNames.map((n) => model.params.get(ourName(n))!);
+          const tokens = tf.tensor2d(meta.inputs, undefined, "int32");
+          const { value, grads } = tf.variableGrads(() => {
+            const { logp, entropy } = model.score(tokens, { entropy: false });
+            entropy.dispose();
+            return tf.neg(tf.mean(logp)) as tf.Scalar;
+          }, vars);
+          try {
+            hfNames.forEach((n, i) => {
+              const s = specs.get(ourName(n))!;
+              const g = grads[vars[i]!.name]!.dataSync() as Float32Array;
+              const ours = s.transpose ? transpose2d(g, s.shape[0]!, s.shape[1]!) : g;
+              const ref = tensors.get(`grad.${n}`)!;
+              assert.deepEqual(ref.shape, s.hfShape, `${name} ${n}: shape`);
+              const d = relDiff(ours, ref.data);
+              if (process.env.STEPWISE_VERBOSE) console.log(`${name} (${backend}) grad ${n}: max |difference| / max |grad| = ${d.toExponential(2)}`);
+              assert.ok(d <= 1e-4, `${name} ${n}: gradient differs by ${d} of its largest entry`);
+            });
+          } finally {
+            tf.dispose([tokens, value, ...Object.values(grads)]);
+          }
+          assert.equal(tf.memory().numTensors, before, "tensors leaked");
+        } finally {
+          model.dispose();
+        }
+      }
+    } finally {
+      await initBackend({ backend: "cpu" });
+    }
+  });
+}
