@@ -319,9 +319,10 @@ function ropeDict(v: unknown, field: string, topTheta: number | undefined, conte
 /**
  * Qwen2/Qwen3 sliding-window attention, accepted only when it cannot bind. transformers (v5
  * Qwen2Config/Qwen3Config): sliding_window counts only with use_sliding_window; then the layers
- * layer_types marks "sliding_attention" (default: layers i >= max_window_layers, 28 if unset)
- * attend to the last sliding_window keys, which equals full causal attention when the window
- * covers the whole context (max_position_embeddings).
+ * layer_types marks "sliding_attention" attend to the last sliding_window keys, which equals full
+ * causal attention when the window covers the whole context (max_position_embeddings). Without
+ * layer_types, which layers slide follows from max_window_layers, read differently across
+ * transformers versions, so any window shorter than the context is refused there.
  */
 function checkSlidingWindow(hf: HfConfig, contextLength: number, layers: number, refuse: Refuse): void {
   const use = hf.use_sliding_window;
@@ -336,8 +337,7 @@ function checkSlidingWindow(hf: HfConfig, contextLength: number, layers: number,
   const w = hf.sliding_window;
   if (use !== true || w === undefined || w === null) return; // no window: full attention
   if (typeof w !== "number" || !Number.isInteger(w) || w <= 0) throw refuse("sliding_window", `must be a positive integer, got ${JSON.stringify(w)}`);
-  const mwl = hf.max_window_layers;
-  const slides = Array.isArray(lt) ? lt.includes("sliding_attention") : (typeof mwl === "number" ? mwl : 28) < layers;
+  const slides = Array.isArray(lt) ? lt.includes("sliding_attention") : true;
   if (slides && w < contextLength) {
     throw refuse("sliding_window", `${w} with use_sliding_window binds within the context of ${contextLength} tokens (max_position_embeddings); sliding-window attention is not supported (use_sliding_window false, or a window of at least the context, is)`);
   }

@@ -222,6 +222,7 @@ test("unsupported architectures and options are refused naming config.json and t
   // a sliding window that binds within the context
   refused({ ...QWEN25_05B, use_sliding_window: true, sliding_window: 4096 }, "sliding_window", /4096 with use_sliding_window binds within the context of 32768 tokens/);
   refused({ ...QWEN3_06B, use_sliding_window: true, sliding_window: 4096, max_window_layers: 20 }, "sliding_window", /binds within the context of 40960/);
+  refused({ ...QWEN3_06B, use_sliding_window: true, sliding_window: 4096, max_window_layers: 28 }, "sliding_window", /binds/);
   refused({ ...QWEN3_06B, use_sliding_window: true, sliding_window: 4096, layer_types: Array.from({ length: 28 }, (_, i) => (i % 2 ? "sliding_attention" : "full_attention")) }, "sliding_window", /binds/);
   // fields that change the math
   refused({ ...QWEN25_05B, hidden_act: "gelu" }, "hidden_act", /"gelu" is not supported/);
@@ -248,6 +249,6 @@ test("sliding windows that cannot bind are accepted (they equal full causal atte
   // Qwen2.5-0.5B publishes use_sliding_window false with a window; a window of the whole context is full attention
   assert.equal(configFromHf(QWEN25_05B).family, "llama");
   assert.equal(configFromHf({ ...QWEN25_05B, use_sliding_window: true, sliding_window: 32768 }).contextLength, 32768);
-  // no layer slides: every layer is below max_window_layers
-  assert.equal(configFromHf({ ...QWEN25_05B, use_sliding_window: true, sliding_window: 4096, max_window_layers: 24 }).layers, 24);
+  // no layer slides: layer_types says so (without it, max_window_layers is read differently across transformers versions: refused)
+  assert.equal(configFromHf({ ...QWEN25_05B, use_sliding_window: true, sliding_window: 4096, layer_types: Array(24).fill("full_attention") }).layers, 24);
 });
