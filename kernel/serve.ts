@@ -1,12 +1,13 @@
 /**
  * Starts a kernel on the connection file named by the first argument: the protocol server, the
  * process-level handlers (SIGINT interrupts the running cell; nothing a cell leaves behind kills
- * the kernel). kernel/main.ts serves the real compiler and runner; the kernel's tests serve
+ * the kernel; the kernel exits when its parent process is gone). kernel/main.ts serves the real compiler and runner; the kernel's tests serve
  * stand-ins (test/kernel/fixtures/fake-main.ts).
  */
 import { KernelServer } from "./protocol/server.js";
 import { type KernelDeps, StepwiseKernel } from "./kernel.js";
 import { kernelLog } from "./log.js";
+import { watchParent } from "./parent-watch.js";
 
 export async function serveKernel(deps: KernelDeps = {}, entry = "kernel/main.ts"): Promise<void> {
   const connectionFile = process.argv[2];
@@ -26,6 +27,13 @@ export async function serveKernel(deps: KernelDeps = {}, entry = "kernel/main.ts
   process.on("unhandledRejection", (e) => {
     if (e instanceof Error && (e.name === "InterruptedError" || e.message === "Interrupted asynchronously")) return;
     console.error("Unhandled promise rejection:", e);
+  });
+
+  // no orphans: exit when the client that started the kernel is gone (kernel/parent-watch.ts)
+  watchParent((why) => {
+    kernelLog(`${why}: exiting`);
+    kernel.shutdown();
+    process.exit(0);
   });
 
   await server.start();
