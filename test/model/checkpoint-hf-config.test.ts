@@ -1,5 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadHfModel } from "../../src/model/checkpoint.js";
 import { CheckpointError } from "../../src/io/errors.js";
 import { configFromHf, configToHf } from "../../src/model/hf-config.js";
 import type { ModelConfig } from "../../src/model/types.js";
@@ -251,4 +256,29 @@ test("sliding windows that cannot bind are accepted (they equal full causal atte
   assert.equal(configFromHf({ ...QWEN25_05B, use_sliding_window: true, sliding_window: 32768 }).contextLength, 32768);
   // no layer slides: layer_types says so (without it, max_window_layers is read differently across transformers versions: refused)
   assert.equal(configFromHf({ ...QWEN25_05B, use_sliding_window: true, sliding_window: 4096, layer_types: Array(24).fill("full_attention") }).layers, 24);
+});
+
+test("loading a model directory refuses with the config.json path and the field (transformers-made fixture, v5 layout)", async () => {
+  const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "hf", "qwen3");
+  const cfg = JSON.parse(fs.readFileSync(path.join(fixture, "config.json"), "utf8")) as Record<string, unknown>;
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ ...cfg, rope_parameters: { rope_type: "yarn", rope_theta: 1e6, factor: 4 } }, /"rope_parameters": rope_type "yarn" is not supported/],
+    [{ ...cfg, use_sliding_window: true, sliding_window: 64, layer_types: ["sliding_attention", "full_attention"] }, /"sliding_window": 64 with use_sliding_window binds within the context of 256 tokens/],
+    [{ ...cfg, model_type: "qwen3_moe" }, /"model_type": "qwen3_moe" is not supported/],
+  ];
+  for (const [config, why] of cases) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stepwise-refuse-"));
+    try {
+      for (const f of fs.readdirSync(fixture)) fs.copyFileSync(path.join(fixture, f), path.join(dir, f));
+      fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(config));
+      await assert.rejects(loadHfModel(dir), (e: unknown) => {
+        assert.ok(e instanceof CheckpointError);
+        assert.ok(e.message.startsWith(path.join(dir, "config.json") + ": "), e.message);
+        assert.match(e.message, why);
+        return true;
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
 });
