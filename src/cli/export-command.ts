@@ -5,6 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { readJsonFile } from "../io/json.js";
 
 const FILES = ["config.json", "model.safetensors", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json"];
 
@@ -22,7 +23,7 @@ export function exportCheckpoint(source: string, dest: string): string {
       copied.push(f);
     }
   }
-  const state = fs.existsSync(path.join(dir, "state.json")) ? JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8")) : {};
+  const state = (fs.existsSync(path.join(dir, "state.json")) ? readJsonFile(path.join(dir, "state.json")) : {}) as { plan?: string; elapsed?: number };
   fs.writeFileSync(path.join(dest, "state.json"), JSON.stringify({ exportedFrom: state.plan ?? path.basename(path.dirname(path.dirname(dir))), elapsed: state.elapsed }, null, 2) + "\n");
   return `exported ${copied.join(", ")} to ${dest}`;
 }

@@ -15,6 +15,7 @@ import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import type { ExperimentPlan, TaskPlan, TokenizerPlan } from "../../dsl/plan.js";
 import { CheckpointError } from "../io/errors.js";
+import { readJsonFile } from "../io/json.js";
 import { TRAINING_MEMORY_FACTOR, describeWeights, loadCheckpoint, loadHfModel, memoryBudget } from "../model/checkpoint.js";
 import { gptConfig, llamaConfig } from "../model/config.js";
 import { checkConfigMemory } from "../model/memory.js";
@@ -109,9 +110,9 @@ function loadTokenizerAt(p: string, spec: string): Tokenizer {
   if (!fs.existsSync(p)) throw new Error(`tokenizer load "${spec}": no such file or directory (${p})`);
   const dir = fs.statSync(p).isDirectory() ? p : path.dirname(p);
   if (!fs.statSync(p).isDirectory() && path.basename(p) !== "tokenizer.json") {
-    const json: unknown = JSON.parse(fs.readFileSync(p, "utf8"));
+    const json = readJsonFile(p);
     const cfgPath = path.join(dir, "tokenizer_config.json");
-    return HfTokenizer.fromJSON(json, fs.existsSync(cfgPath) ? JSON.parse(fs.readFileSync(cfgPath, "utf8")) : {});
+    return HfTokenizer.fromJSON(json, fs.existsSync(cfgPath) ? (readJsonFile(cfgPath) as Record<string, unknown>) : {});
   }
   return loadTokenizer(dir);
 }

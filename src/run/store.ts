@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { faultPoint } from "../faults.js";
+import { readJsonFile } from "../io/json.js";
 import type { RolloutBatch } from "../rl/batch.js";
 import type { MetricsRow, RunInfo, StepRecord } from "./types.js";
 
@@ -79,13 +80,7 @@ export class RunStore {
   }
 
   readJSON<T>(name: string): T {
-    const file = this.file(name);
-    const text = namingFile(file, "reading", () => fs.readFileSync(file, "utf8"));
-    try {
-      return JSON.parse(text) as T;
-    } catch (e) {
-      throw new RunFileError(file, `not valid JSON (${(e as Error).message})`);
-    }
+    return readJsonFile(this.file(name)) as T;
   }
 
   exists(name: string): boolean {
