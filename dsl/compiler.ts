@@ -22,6 +22,7 @@ import * as S from "./schemas.js";
 import { isBuiltin } from "./ops.js";
 import { printExpr } from "./print.js";
 import { advantageTerms } from "./terms.js";
+import { refsOf } from "./refs.js";
 import { ARITHMETIC_PRESETS, type ArithmeticPreset } from "../src/task/arithmetic-presets.js";
 
 export type Purpose = "any" | "advantage" | "run";
@@ -39,9 +40,10 @@ export const DEFAULTS = {
   clipped: { kind: "clipped", clip: 0.2, clipHigh: 0.2, kl: 0, entropy: 0, norm: "response", maskTruncated: false } as Extract<ObjectivePlan, { kind: "clipped" }>,
   /** SPPD (arXiv 2502.13516): beta 0.1, threshold 0.5; gamma 0 is plain Step-DPO */
   stepDpo: { kind: "step_dpo", beta: 0.1, gamma: 0, marginSign: 1, margin: 0, threshold: 0.5 } as Extract<ObjectivePlan, { kind: "step_dpo" }>,
-  standard: { kind: "standard", temperature: 1, topP: 1, topK: 0, maxTokens: 64 } as SamplerPlan,
+  /** value_rollouts 0: Monte Carlo values cost K completions per prefix, so they are asked for */
+  standard: { kind: "standard", temperature: 1, topP: 1, topK: 0, maxTokens: 64, valueRollouts: 0 } as SamplerPlan,
   /** SPPD samples C = 2 children; K = 64 paths is the paper's, 16 fits a small machine */
-  tree: { kind: "tree", children: 2, paths: 16, temperature: 1, maxTokens: 64 } as SamplerPlan,
+  tree: { kind: "tree", children: 2, paths: 16, temperature: 1, maxTokens: 64, valueRollouts: 0 } as SamplerPlan,
   sft: { kind: "sft", steps: 300, lr: 3e-3, batch: 32, warmup: 20, onlyCorrect: false } as StagePlan,
   rl: { kind: "rl", iterations: 50, prompts: 8, group: 8, lr: 5e-4, epochs: 1, minibatch: 64, evalEvery: 10 } as StagePlan,
   dpo: { kind: "dpo", steps: 100, lr: 1e-4, beta: 0.1, pairs: 16 } as StagePlan,
@@ -228,19 +230,38 @@ function objectivePlan(d: Component, scope: Scope): ObjectivePlan | undefined {
   };
 }
 
-function samplerPlan(d: Component, scope: Scope): SamplerPlan | undefined {
+/**
+ * A sampler block. `base`: the `use`d method's sampler; a spec's sampler of the same kind keeps
+ * the method's settings it does not set (`use vineppo` + `sampler standard { max_tokens 160 }`
+ * keeps the method's value_rollouts).
+ */
+function samplerPlan(d: Component, scope: Scope, base?: SamplerPlan): SamplerPlan | undefined {
   const r = scope.report;
   const kind = kindOf(d, Object.keys(S.COMPONENTS.sampler), r);
   noArg(d, r);
   if (kind === "tree") {
     const s = readBlock(d.block, S.SAMPLER_TREE, scope, "sampler tree");
-    const t = DEFAULTS.tree as Extract<SamplerPlan, { kind: "tree" }>;
-    return { kind: "tree", children: get(s, "children", t.children), paths: get(s, "paths", t.paths), temperature: get(s, "temperature", t.temperature), maxTokens: get(s, "max_tokens", t.maxTokens) };
+    const t = (base?.kind === "tree" ? base : DEFAULTS.tree) as Extract<SamplerPlan, { kind: "tree" }>;
+    return {
+      kind: "tree",
+      children: get(s, "children", t.children),
+      paths: get(s, "paths", t.paths),
+      temperature: get(s, "temperature", t.temperature),
+      maxTokens: get(s, "max_tokens", t.maxTokens),
+      valueRollouts: get(s, "value_rollouts", t.valueRollouts ?? 0),
+    };
   }
   const s = readBlock(d.block, S.SAMPLER_STANDARD, scope, "sampler standard");
   if (!kind) return undefined;
-  const t = DEFAULTS.standard as Extract<SamplerPlan, { kind: "standard" }>;
-  return { kind: "standard", temperature: get(s, "temperature", t.temperature), topP: get(s, "top_p", t.topP), topK: get(s, "top_k", t.topK), maxTokens: get(s, "max_tokens", t.maxTokens) };
+  const t = (base?.kind === "standard" ? base : DEFAULTS.standard) as Extract<SamplerPlan, { kind: "standard" }>;
+  return {
+    kind: "standard",
+    temperature: get(s, "temperature", t.temperature),
+    topP: get(s, "top_p", t.topP),
+    topK: get(s, "top_k", t.topK),
+    maxTokens: get(s, "max_tokens", t.maxTokens),
+    valueRollouts: get(s, "value_rollouts", t.valueRollouts ?? 0),
+  };
 }
 
 // ---- probes ----
@@ -414,7 +435,15 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
     if (advDecl) bag.warn(advDecl.span, "the step_dpo objective does not use an advantage", { hint: "use `objective clipped` to train on this advantage" });
     advantage = undefined;
   }
-  const sampler = comp("sampler") ? samplerPlan(comp("sampler")!, scope) : mSampler ?? DEFAULTS.standard;
+  const sampler = comp("sampler") ? samplerPlan(comp("sampler")!, scope, mSampler) : mSampler ?? DEFAULTS.standard;
+  // mc_value is sampled at rollout time: the sampler must ask for the completions
+  const reads = new Set<string>();
+  for (const f of [advantage, ...rewards.map((x) => x.formula), ...lets.map((x) => x.formula)]) refsOf(f, reads);
+  if (reads.has("builtin:mc_value") && !(sampler?.kind === "standard" && (sampler.valueRollouts ?? 0) > 0)) {
+    bag.add(advDecl?.span ?? use?.span ?? NO_SPAN, "`mc_value` needs Monte Carlo completions from every step, and the sampler samples none", {
+      hint: "set `sampler standard { value_rollouts 4 }` (or `use vineppo(rollouts = 4)`)",
+    });
+  }
 
   // 6) stages, evaluation, tracking
   const train: StagePlan[] = [];

@@ -39,6 +39,7 @@ export const BUILTINS = {
   index: { level: "step", doc: "the step's index in the response, 0-based" },
   label: { level: "step", needsLabels: true, doc: "the ground-truth step label (essential 0, redundant 1, slip 2, fix 3, answer 4, unknown −1)" },
   step_reward: { level: "step", doc: "declared step rewards at their step, response-level rewards on the last step" },
+  mc_value: { level: "step", doc: "V(s_k): the Monte Carlo value of the prefix before the step, the fraction of `value_rollouts` policy completions from it that are correct (VinePPO; needs `sampler standard { value_rollouts K }`)" },
   outcome: { level: "response", doc: "the verifier's result, 0 or 1" },
   tokens: { level: "response", stepLevel: "step", doc: "the response's token count (a step's, in a `: step` declaration)" },
   steps: { level: "response", doc: "the response's step count" },

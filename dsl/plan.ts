@@ -107,9 +107,14 @@ export type ObjectivePlan =
    */
   | { kind: "step_dpo"; beta: number; gamma: number; marginSign: 1 | -1; margin: number; threshold: number };
 
+/**
+ * valueRollouts (K): Monte Carlo completions from each prefix for its value, the fraction correct
+ * (src/rl/prefix-rollouts.ts). standard: from every step boundary of every response, the
+ * step-level quantity `mc_value` (VinePPO); tree: for every expanded step. 0 or absent: none.
+ */
 export type SamplerPlan =
-  | { kind: "standard"; temperature: number; topP: number; topK: number; maxTokens: number }
-  | { kind: "tree"; children: number; paths: number; temperature: number; maxTokens: number };
+  | { kind: "standard"; temperature: number; topP: number; topK: number; maxTokens: number; valueRollouts?: number }
+  | { kind: "tree"; children: number; paths: number; temperature: number; maxTokens: number; valueRollouts?: number };
 
 export type StagePlan =
   /** onlyCorrect: rejection-sampled SFT (SPPD curriculum stage 1), training on the current model's own

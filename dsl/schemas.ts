@@ -80,6 +80,7 @@ export const SAMPLER_STANDARD: Record<string, SettingSpec> = {
   top_p: num("nucleus sampling mass (1 = off)", 0, 1, { minOpen: true }),
   top_k: int("top-k sampling (0 = off)"),
   max_tokens: int("response length limit", 1),
+  value_rollouts: int("Monte Carlo completions from every step boundary of every response, for `mc_value` (VinePPO); 0 = none", 0, 64),
 };
 
 export const SAMPLER_TREE: Record<string, SettingSpec> = {
@@ -87,6 +88,7 @@ export const SAMPLER_TREE: Record<string, SettingSpec> = {
   paths: int("root-to-leaf paths per question, K (SPPD: 64)", 1),
   temperature: pos("sampling temperature"),
   max_tokens: int("response length limit", 1),
+  value_rollouts: int("Monte Carlo completions from every expanded step for its value (fraction correct); 0 = the fraction of correct leaves below", 0, 64),
 };
 
 export const STAGES: Record<string, Record<string, SettingSpec>> = {

@@ -3,52 +3,16 @@
  * the construct a target cannot express; the mappings are the one place the spec's settings meet
  * TRL's GRPOConfig and verl's PPO config (docs/engines.md quotes them).
  */
-import type { ExperimentPlan, Formula, StagePlan } from "../../dsl/plan.js";
+import type { ExperimentPlan, StagePlan } from "../../dsl/plan.js";
+import { refsOf } from "../../dsl/refs.js";
+
+export { refsOf };
 
 export type Target = "trl" | "verl";
 export const TARGETS: readonly Target[] = ["trl", "verl"];
 
 type Clipped = Extract<NonNullable<ExperimentPlan["objective"]>, { kind: "clipped" }>;
 type Rl = Extract<StagePlan, { kind: "rl" }>;
-
-/** Every ref of a formula, as "source:name". */
-export function refsOf(f: Formula | undefined, out = new Set<string>()): Set<string> {
-  if (!f) return out;
-  switch (f.op) {
-    case "num":
-      break;
-    case "ref":
-      out.add(`${f.source}:${f.name}`);
-      break;
-    case "unary":
-    case "reduce":
-    case "group":
-    case "scan":
-      refsOf(f.arg, out);
-      break;
-    case "binary":
-      refsOf(f.left, out);
-      refsOf(f.right, out);
-      break;
-    case "if":
-      refsOf(f.cond, out);
-      refsOf(f.then, out);
-      refsOf(f.else, out);
-      break;
-    case "math":
-      f.args.forEach((a) => refsOf(a, out));
-      break;
-    case "gae":
-      refsOf(f.reward, out);
-      refsOf(f.value, out);
-      break;
-    default: {
-      const never: never = f;
-      throw new Error(`unknown formula node ${JSON.stringify(never)}`);
-    }
-  }
-  return out;
-}
 
 /**
  * What `target` cannot express in `plan`, one message per construct (empty: it compiles). The tree
@@ -70,6 +34,9 @@ export function refusals(plan: ExperimentPlan, target: Target): string[] {
   for (const f of [plan.advantage, ...plan.rewards.map((r) => r.formula), ...plan.lets.map((l) => l.formula)]) refsOf(f, refs);
   if (target === "verl" && plan.probes.length > 0) out.push(`probe \`${plan.probes[0]!.name}\`: verl calls an advantage estimator without the policy, which probes need; use \`--target trl\``);
   if (target === "verl" && refs.has("builtin:entropy")) out.push("`entropy` (per token): verl's trainer drops the entropies before the advantage; use `--target trl`");
+  if (refs.has("builtin:mc_value") || (plan.sampler?.kind === "standard" && (plan.sampler.valueRollouts ?? 0) > 0)) {
+    out.push(`\`mc_value\` (Monte Carlo step values, VinePPO): ${engine} samples no completions from step prefixes; train this spec with \`stepwise run\``);
+  }
   if (refs.has("builtin:label")) out.push("`label` (ground-truth step labels): the compiled task verifies answers but does not label steps; drop `label` from the formulas");
   return out;
 }

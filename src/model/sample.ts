@@ -94,6 +94,8 @@ export function sample(
   const B = prompts.length;
   if (B === 0) return [];
   if (!(opts.maxNewTokens >= 0)) throw new Error(`maxNewTokens must be >= 0, got ${opts.maxNewTokens}`);
+  if (opts.budgets && opts.budgets.length !== B) throw new Error(`budgets has ${opts.budgets.length} entries for ${B} prompts`);
+  const budget = prompts.map((_, b) => Math.min(opts.maxNewTokens, opts.budgets?.[b] ?? Infinity));
   for (const [i, p] of prompts.entries()) {
     if (p.length === 0) throw new Error(`prompt ${i} is empty: give at least one token (e.g. bos)`);
     if (p.length > c.contextLength) throw new Error(`prompt ${i} has ${p.length} tokens, more than the model's context (${c.contextLength})`);
@@ -112,7 +114,7 @@ export function sample(
   const done = new Array<boolean>(B).fill(false);
   // prompts that already fill the context can generate nothing
   for (let b = 0; b < B; b++) {
-    if (plen[b] >= c.contextLength || opts.maxNewTokens === 0) { done[b] = true; results[b].truncated = true; }
+    if (plen[b] >= c.contextLength || !(budget[b] > 0)) { done[b] = true; results[b].truncated = true; }
   }
   // the draw is from the tempered log-probs, so it needs no further temperature
   const drawTemperature = temperature > 0 ? 1 : 0;
@@ -169,7 +171,7 @@ export function sample(
           const text = decode(res.tokens);
           if (stops.some((st) => text.endsWith(st))) { done[b] = true; res.finish = "stop_string"; continue; }
         }
-        if (res.tokens.length >= opts.maxNewTokens || plen[b] + res.tokens.length >= c.contextLength) {
+        if (res.tokens.length >= budget[b] || plen[b] + res.tokens.length >= c.contextLength) {
           done[b] = true;
           res.truncated = true;
         }

@@ -70,6 +70,8 @@ export interface TokenScores {
 
 export interface SampleOptions {
   maxNewTokens: number;
+  /** per prompt, a smaller token budget than maxNewTokens (a completion from a prefix that already used part of the response's) */
+  budgets?: number[];
   /** 0 = greedy */
   temperature?: number;
   topK?: number;

@@ -37,6 +37,8 @@ export interface BatchTensors {
   probes: Record<string, tf.Tensor2D>;
   /** per probe: the value after the last step, u[K_i] [N] (recorded for analytics) */
   probesFinal: Record<string, tf.Tensor1D>;
+  /** Monte Carlo values V(s_k) before each step [N, K] (0 at padding); null when the batch records none */
+  mcValue: tf.Tensor2D | null;
 
   // response level [N]
   outcome: tf.Tensor1D;
@@ -115,6 +117,8 @@ export function toBatchTensors(batch: RolloutBatch): BatchTensors {
   const probeNames = [...new Set(responses.flatMap((r) => Object.keys(r.probes ?? {})))];
   const probeVals = Object.fromEntries(probeNames.map((p) => [p, new Float32Array(N * K)]));
   const probeFinal = Object.fromEntries(probeNames.map((p) => [p, new Float32Array(N)]));
+  const hasMc = responses.some((r) => r.mc_value !== undefined);
+  const mcVals = new Float32Array(hasMc ? N * K : 0);
 
   let row = 0;
   batch.groups.forEach((g, gi) => {
@@ -153,6 +157,11 @@ export function toBatchTensors(batch: RolloutBatch): BatchTensors {
         for (let k = 0; k < Ki; k++) probeVals[p][row * K + k] = u[k]; // u[k]: before step k
         probeFinal[p][row] = u[Ki]; // after the last step
       }
+      if (hasMc) {
+        const v = r.mc_value;
+        if (!v) throw new Error(`groups[${gi}].responses[${row - groupStarts[gi]}].mc_value: missing (other responses have it)`);
+        for (let k = 0; k < Ki; k++) mcVals[row * K + k] = v[k]; // V(s_k): before step k
+      }
       outcome[row] = r.outcome;
       truncated[row] = r.truncated ? 1 : 0;
       groupId[row] = gi;
@@ -180,6 +189,7 @@ export function toBatchTensors(batch: RolloutBatch): BatchTensors {
     stepMask: keep(t2(stepMask, K)),
     probes: Object.fromEntries(probeNames.map((p) => [p, keep(t2(probeVals[p], K))])),
     probesFinal: Object.fromEntries(probeNames.map((p) => [p, keep(tf.tensor1d(probeFinal[p], "float32"))])),
+    mcValue: hasMc ? keep(t2(mcVals, K)) : null,
     outcome: keep(tf.tensor1d(outcome, "float32")),
     responseTokens: keep(tf.tensor1d(tokenCounts, "float32")),
     responseSteps: keep(tf.tensor1d(stepCounts, "float32")),

@@ -133,6 +133,13 @@ function validateResponse(r: unknown, path: string, problems: string[]): void {
     }
   }
 
+  // 4b) Monte Carlo values: K+1 values in [0, 1] (before each step, then the outcome)
+  if (r.mc_value !== undefined && numberArray(r.mc_value, `${path}.mc_value`, problems) && K >= 0) {
+    const v = r.mc_value as number[];
+    if (v.length !== K + 1) problems.push(`${path}.mc_value: has ${v.length} values, must have K+1 = ${K + 1} (V(s_k) before each of the ${K} steps, then the outcome)`);
+    else if (v.some((x) => x < 0 || x > 1)) problems.push(`${path}.mc_value: values must be fractions in [0, 1] (correct completions / rollouts)`);
+  }
+
   // 5) step labels: one per step, from the known names
   if (r.step_labels !== undefined) {
     if (!Array.isArray(r.step_labels)) {
@@ -177,9 +184,12 @@ export function validateBatch(json: unknown): RolloutBatch {
     if (g.responses.length === 0) problems.push(`${gp}.responses: is empty, a group holds at least one response`);
     g.responses.forEach((r: unknown, ri: number) => validateResponse(r, `${gp}.responses[${ri}]`, problems));
   });
-  // every response records the same probes (a probe's values are read for the whole batch)
+  // every response records the same probes (a probe's values are read for the whole batch), and mc_value in all or none
   if (problems.length === 0) {
     const all = groups.flatMap((g: { responses: RolloutResponse[] }) => g.responses);
+    if (all.some((r) => r.mc_value !== undefined) && all.some((r) => r.mc_value === undefined)) {
+      problems.push("mc_value: some responses record Monte Carlo values and some do not (every response must, or none)");
+    }
     const names = [...new Set(all.flatMap((r) => Object.keys(r.probes ?? {})))];
     groups.forEach((g: { responses: RolloutResponse[] }, gi: number) =>
       g.responses.forEach((r, ri) => {

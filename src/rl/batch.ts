@@ -30,6 +30,12 @@ export interface RolloutResponse {
   finish?: FinishReason;
   /** per probe: K+1 values, before the first step and after each step */
   probes?: Record<string, number[]>;
+  /**
+   * Monte Carlo values (`sampler standard { value_rollouts K }`): K+1 values, V(s_k) before each
+   * step k (the fraction of K policy completions from the prefix that are correct; V(s_0) is the
+   * group's prompt alone) and, last, the response's own outcome after its last step
+   */
+  mc_value?: number[];
   /** ground-truth step labels, when the task provides them */
   step_labels?: string[];
 }

@@ -145,6 +145,10 @@ export async function rlIteration(
     [METRIC.trainTps]: upd.trainedTokens / Math.max(1e-9, trainSeconds),
     [METRIC.wall]: (performance.now() - t0) / 1000,
   };
+  if (ro.valueRollouts > 0) {
+    row[METRIC.valueTokens] = ro.valueTokens;
+    row[METRIC.valueRollouts] = ro.valueRollouts;
+  }
   // each term of a sum-of-terms advantage, so a negligible term shows (adv/terms/<i>_rms; plan.advantageTerms[i])
   terms.forEach((rms, i) => (row[advantageTermMetric(i)] = rms));
   const redundant = responses.flatMap((r) => r.step_labels ?? []);

@@ -13,6 +13,7 @@ import type { Problem } from "../task/types.js";
 import { encodePrompt, responseTokenStarts, stopTokenIds, type TrainContext } from "../train/context.js";
 import { buildSequences, readResponseGrid, tokensTensor, type SequenceBatch } from "../train/sequences.js";
 import type { RolloutBatch, RolloutResponse } from "./batch.js";
+import { monteCarloValues, type PrefixItem } from "./prefix-rollouts.js";
 import { runProbes } from "./probes.js";
 import { segmentResponse } from "./segment.js";
 
@@ -24,6 +25,9 @@ export interface Rollouts {
   /** seconds spent sampling, and tokens sampled */
   sampleSeconds: number;
   sampledTokens: number;
+  /** Monte Carlo step values (sampler valueRollouts > 0): tokens and completions sampled for them */
+  valueTokens: number;
+  valueRollouts: number;
 }
 
 export interface RolloutOptions {
@@ -135,7 +139,17 @@ export async function collectRollouts(ctx: TrainContext, reference: Transformer,
     return resp;
   });
 
-  // 4) every probe for every step boundary of the batch, batched
+  // 4) Monte Carlo step values V(s_k), when the sampler asks for them (VinePPO, `mc_value`)
+  let valueTokens = 0;
+  let valueRollouts = 0;
+  if ((opts.sampler.valueRollouts ?? 0) > 0) {
+    const mc = await monteCarloStepValues(ctx, problems, prompts, responses, segs.map((s) => s.stepTexts), opts);
+    valueTokens = mc.sampledTokens;
+    valueRollouts = mc.rollouts;
+    await yieldToEventLoop();
+  }
+
+  // 5) every probe for every step boundary of the batch, batched
   if (opts.probes.length > 0) {
     const values = await runProbes(
       model,
@@ -160,7 +174,53 @@ export async function collectRollouts(ctx: TrainContext, reference: Transformer,
       responses: responses.slice(g * opts.group, (g + 1) * opts.group),
     })),
   };
-  return { batch, seq, problems, sampleSeconds, sampledTokens: results.reduce((a, r) => a + r.tokens.length, 0) };
+  return { batch, seq, problems, sampleSeconds, sampledTokens: results.reduce((a, r) => a + r.tokens.length, 0), valueTokens, valueRollouts };
+}
+
+/**
+ * VinePPO's Monte Carlo step values (Kazemnejad et al. 2024, arXiv 2410.01679 §4): for every
+ * response, V(s_k) before each step k = the fraction of `valueRollouts` policy completions from
+ * the prompt and steps 0..k-1 that are correct (src/rl/prefix-rollouts.ts); V(s_0), the prompt
+ * alone, is one state for the whole group and is estimated once per group; after the last step,
+ * V(s_K) is the response's own outcome. Written to each response's `mc_value` (K+1 values).
+ */
+async function monteCarloStepValues(
+  ctx: TrainContext,
+  problems: Problem[],
+  prompts: number[][],
+  responses: RolloutResponse[],
+  stepTexts: string[][],
+  opts: RolloutOptions,
+): Promise<{ sampledTokens: number; rollouts: number }> {
+  const G = opts.group;
+  const maxTokens = opts.sampler.maxTokens;
+  const items: PrefixItem[] = [];
+  const slot: { response: number; k: number }[][] = []; // item -> the (response, boundary) pairs it values
+  problems.forEach((p, g) => {
+    // V(s_0): the group's prompt
+    items.push({ prefix: prompts[g * G]!, text: "", reference: p.reference, budget: maxTokens });
+    slot.push(Array.from({ length: G }, (_, j) => ({ response: g * G + j, k: 0 })));
+    for (let j = 0; j < G; j++) {
+      const i = g * G + j;
+      const r = responses[i]!;
+      for (let k = 1; k < r.step_ends.length; k++) {
+        const b = r.step_ends[k - 1]!; // tokens before step k (never the stop token: it is in the last step)
+        items.push({ prefix: [...prompts[i]!, ...r.tokens!.slice(0, b)], text: stepTexts[i]!.slice(0, k).join(""), reference: p.reference, budget: maxTokens - b });
+        slot.push([{ response: i, k }]);
+      }
+    }
+  });
+  const mc = await monteCarloValues(ctx.model, ctx.tokenizer, items, {
+    rollouts: opts.sampler.valueRollouts!,
+    temperature: opts.sampler.temperature,
+    topP: opts.sampler.topP,
+    topK: opts.sampler.topK,
+    verify: (text, ref) => ctx.task.verify(text, ref),
+    seed: opts.seed * 2 + 1,
+  });
+  for (const r of responses) r.mc_value = [...new Array<number>(r.step_ends.length).fill(NaN), r.outcome];
+  slot.forEach((targets, it) => targets.forEach(({ response, k }) => (responses[response]!.mc_value![k] = mc.values[it]!)));
+  return { sampledTokens: mc.sampledTokens, rollouts: mc.rollouts };
 }
 
 /** Lets a notebook's display, a SIGINT handler or an abort signal run between heavy phases. */

@@ -20,15 +20,19 @@
  * end at a leaf an earlier one reached: `tree.paths` lists the leaf of every selection (length
  * `paths`), `node.visits` counts selections through a node. Identical sibling samples are merged.
  *
- * Values (§2, the self-contained replacement for the paper's PRM): the Monte Carlo value of a node
- * is the fraction of correct leaves among the DISTINCT leaves below it (a leaf: its verifier
- * result). A node no selection descended through has no leaf below: value NaN (never paired).
- * A probe's value can replace it: pass `values` to `stepPairs`.
+ * Values (§2, the self-contained replacement for the paper's PRM): with `valueRollouts` K > 0,
+ * every expanded step that is not a leaf gets the Monte Carlo value of its prefix, the fraction of
+ * K policy completions from it that are correct (src/rl/prefix-rollouts.ts; graded in steps of
+ * 1/K, and a sibling no selection entered is valued too). Without, the value of a node is the
+ * fraction of correct leaves among the DISTINCT leaves below it; a node no selection descended
+ * through has no leaf below: value NaN (never paired). A leaf's value is its verifier result.
+ * A probe's value can replace either: pass `values` to `stepPairs`.
  */
 import { sample as modelSample } from "../model/sample.js";
 import { seededRandom } from "../random.js";
 import type { Tokenizer } from "../tokenizer/types.js";
 import { stopTokenIds } from "../train/context.js";
+import { monteCarloValues, type PrefixItem } from "./prefix-rollouts.js";
 import { continuationLogprobs, type SampleFn, type ScoringModel } from "./probes.js";
 
 export interface TreeNode {
@@ -73,6 +77,8 @@ export interface Tree {
   paths: number[];
   /** the tokenizer's eos id (see actionTokens) */
   eosId: number;
+  /** Monte Carlo values (valueRollouts > 0): the tokens sampled for them in this tree */
+  valueTokens?: number;
 }
 
 export interface TreeOptions<M> {
@@ -99,6 +105,11 @@ export interface TreeOptions<M> {
   chunk?: number;
   /** the batched sampler (default src/model/sample.ts) */
   sample?: SampleFn<M>;
+  /**
+   * Monte Carlo completions from every expanded step for its value (the fraction correct); 0 or
+   * absent: the fraction of correct leaves below (NaN for a step no selection entered)
+   */
+  valueRollouts?: number;
 }
 
 /**
@@ -215,7 +226,39 @@ export async function sampleTree<M extends ScoringModel>(
     }
   }
   for (const t of trees) computeValues(t);
+  if ((opts.valueRollouts ?? 0) > 0) await monteCarloNodeValues(policy, tokenizer, trees, opts, sample);
   return trees;
+}
+
+/**
+ * Every expanded step that is not a leaf gets the Monte Carlo value of its prefix: the fraction of
+ * `valueRollouts` policy completions from it that are correct (src/rl/prefix-rollouts.ts), in
+ * one batched pass over all trees. A leaf's value stays its own verifier result.
+ */
+async function monteCarloNodeValues<M extends ScoringModel>(policy: M, tokenizer: Tokenizer, trees: Tree[], opts: TreeOptions<M>, sample: SampleFn<M>): Promise<void> {
+  const at: { tree: Tree; node: TreeNode }[] = [];
+  const items: PrefixItem[] = [];
+  for (const tree of trees) {
+    const promptLen = tree.nodes[0].tokens.length;
+    for (const node of tree.nodes) {
+      if (node.id === 0 || node.final) continue;
+      const prefix = prefixTokens(tree, node.id);
+      at.push({ tree, node });
+      items.push({ prefix, text: responseText(tree, node.id), reference: tree.reference, budget: (opts.maxTokens ?? Infinity) - (prefix.length - promptLen) });
+    }
+  }
+  const mc = await monteCarloValues(policy, tokenizer, items, {
+    rollouts: opts.valueRollouts!,
+    temperature: opts.temperature,
+    verify: opts.verify,
+    seed: opts.seed * 31 + 17,
+    sample,
+  });
+  for (const t of trees) t.valueTokens = 0;
+  at.forEach(({ tree, node }, i) => {
+    node.value = mc.values[i]!;
+    tree.valueTokens! += mc.tokens[i]!;
+  });
 }
 
 /** The tokens of a step as an action: its tokens, then the stop token when the policy ended the response with one. */

@@ -19,7 +19,7 @@ import type { Problem } from "../task/types.js";
 import type { TrainContext } from "../train/context.js";
 import type { AdamW } from "../train/optimizer.js";
 import { applyUpdate } from "../train/update.js";
-import type { MetricsFields } from "./types.js";
+import { METRIC, type MetricsFields } from "./types.js";
 
 type PairRows = Pick<StepPair, "prefixTokens" | "winTokens" | "loseTokens"> & { vW?: number; vL?: number };
 
@@ -141,6 +141,7 @@ export async function runStepDpoStage(
       delimiter,
       verify: (text, ref) => ctx.task.verify(text, ref),
       seed,
+      valueRollouts: sampler.valueRollouts ?? 0,
     },
   );
   const sampleSeconds = (performance.now() - t0) / 1000;
@@ -159,6 +160,7 @@ export async function runStepDpoStage(
     "tree/tokens_sampled": trees.reduce((a, t) => a + treeSampledTokens(t), 0),
     "time/sampling_s": sampleSeconds,
     learning_rate: lr,
+    ...((sampler.valueRollouts ?? 0) > 0 ? { [METRIC.valueTokens]: trees.reduce((a, t) => a + (t.valueTokens ?? 0), 0) } : {}),
   };
   if (pairs.length === 0) return { row: base };
   const res = pairUpdate(ctx, reference, optimizer, pairs, { beta: objective.beta, gamma: objective.gamma, marginSign: objective.marginSign, margin: objective.margin ?? 0, lr });

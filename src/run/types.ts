@@ -70,6 +70,9 @@ export const METRIC = {
   rolloutTps: "throughput/rollout_tokens_per_s",
   trainTps: "throughput/train_tokens_per_s",
   wall: "time/iteration_s",
+  // Monte Carlo step values (sampler value_rollouts > 0): their sampling cost
+  valueTokens: "values/sampled_tokens",
+  valueRollouts: "values/rollouts",
   // credit assignment against the task's step labels (src/analytics/credit.ts); per label and
   // per probe: creditMetricName
   creditAucRedundant: creditMetricName("auc_redundant"),

@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { compile } from "../../dsl/index.js";
+import { refsOf } from "../../dsl/refs.js";
 import { loadPrelude } from "../../dsl/prelude.js";
 import type { ExperimentPlan } from "../../dsl/plan.js";
 import { formatFormula } from "../../dsl/formula-text.js";
@@ -30,6 +31,8 @@ function specs(): { name: string; plan: ExperimentPlan }[] {
     const hasProbe = m.params.some((p) => p.name === "probe");
     const src = `${hasProbe ? probe : ""}use ${m.name}${hasProbe ? "(probe = belief)" : ""}\n`;
     const { plan } = compile(src, { file: `${m.name}.sw`, purpose: "advantage" });
+    // VinePPO's mc_value is refused by every target (src/compile/targets.ts refusals): no completions from prefixes
+    if (plan?.advantage && refsOf(plan.advantage).has("builtin:mc_value")) continue;
     if (plan?.advantage && plan.objective?.kind === "clipped") out.push({ name: `prelude ${m.name}`, plan });
   }
   const files = [

@@ -13,7 +13,7 @@ const zscoreReward: Formula = { op: "group", fn: "zscore", arg: builtin("reward"
 test("the prelude parses clean and defines its methods", () => {
   const p = loadPrelude();
   assert.deepEqual(p.diagnostics, []);
-  assert.deepEqual(p.methods.map((m) => m.name), ["grpo", "dr_grpo", "gspo", "spro", "sspo", "pure", "step_dpo", "sppd"]);
+  assert.deepEqual(p.methods.map((m) => m.name), ["grpo", "dr_grpo", "gspo", "spro", "sspo", "pure", "step_dpo", "sppd", "vineppo"]);
 });
 
 test("use spro(beta = 0.05) with reward correct = outcome", () => {
@@ -68,11 +68,11 @@ test("step_dpo and sppd set the step_dpo objective and the tree sampler", () => 
   const s = plan("use step_dpo(beta = 0.3)");
   assert.equal(s.advantage, undefined);
   assert.deepEqual(s.objective, { kind: "step_dpo", beta: 0.3, gamma: 0, marginSign: 1, margin: 0, threshold: 0.5 });
-  assert.deepEqual(s.sampler, { kind: "tree", children: 2, paths: 64, temperature: 1, maxTokens: 64 });
+  assert.deepEqual(s.sampler, { kind: "tree", children: 2, paths: 64, temperature: 1, maxTokens: 64, valueRollouts: 0 });
   const p = plan("use sppd(gamma = 2, margin_sign = -1, paths = 8)");
   assert.deepEqual(p.objective, { kind: "step_dpo", beta: 0.1, gamma: 2, marginSign: -1, margin: 0, threshold: 0.5 });
-  assert.deepEqual(p.sampler, { kind: "tree", children: 2, paths: 8, temperature: 1, maxTokens: 64 });
-  assert.deepEqual(p.method, { name: "sppd", args: { beta: 0.1, gamma: 2, margin_sign: -1, margin: 0, threshold: 0.5, children: 2, paths: 8 } });
+  assert.deepEqual(p.sampler, { kind: "tree", children: 2, paths: 8, temperature: 1, maxTokens: 64, valueRollouts: 0 });
+  assert.deepEqual(p.method, { name: "sppd", args: { beta: 0.1, gamma: 2, margin_sign: -1, margin: 0, threshold: 0.5, children: 2, paths: 8, value_rollouts: 0 } });
   // a fixed margin (SPPD's ablation), through the method or the objective block
   assert.equal((plan("use sppd(gamma = 0, margin = 0.5)").objective as { margin: number }).margin, 0.5);
   assert.equal((plan("use sppd\nobjective step_dpo { margin 0.25 }").objective as { margin: number }).margin, 0.25);

@@ -84,6 +84,9 @@ test("sampling: seeded reproducibility, greedy, stop strings, stop tokens, max t
   assert.ok(ss.tokens.length <= 2 && ss.text.endsWith(decode(g.tokens.slice(1, 2))));
   assert.equal(ss.truncated, false);
   assert.equal(ss.finish, "stop_string");
+  // per-prompt budgets (a completion from a prefix that used part of the response's budget)
+  const bu = sample(model, prompts, { maxNewTokens: 10, budgets: [3, 10], temperature: 1, seed: 5 }, decode);
+  assert.deepEqual(bu.map((r) => [r.tokens.length, r.finish]), [[3, "length"], [10, "length"]]);
   // context: 32 tokens; a 30-token prompt leaves room for 2
   const long = Array.from({ length: 30 }, (_, i) => i % 23);
   const cx = sample(model, [long, [1]], { maxNewTokens: 10, temperature: 1, seed: 1 }, decode);

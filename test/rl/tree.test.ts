@@ -284,3 +284,56 @@ test("with the real Transformer and sampler: invariants hold", async () => {
   policy.dispose();
   ref.dispose();
 });
+
+/**
+ * The scripted policy for steps (as above), plus complete responses when asked without a step
+ * delimiter (a Monte Carlo completion from a prefix): the r-th completion from a prefix is correct
+ * when r % 4 < 3 after a step ending in "1\n" and when r % 4 < 1 otherwise, so with 4 rollouts
+ * a step "s?1\n" has value 3/4 and a step "s?0\n" 1/4.
+ */
+function scriptedWithRollouts(rolloutPrompts: number[][][]): SampleFn<StandInModel> {
+  const steps = scripted([]);
+  const seen = new Map<string, number>();
+  return (model, prompts, o, d) => {
+    if (o.stop?.length) return steps(model, prompts, o, d);
+    rolloutPrompts.push(prompts);
+    return prompts.map((p, i): SampleResult => {
+      const key = p.join(",");
+      const r = seen.get(key) ?? 0;
+      seen.set(key, r + 1);
+      const good = tok.decode(p).endsWith("1\n") ? r % 4 < 3 : r % 4 < 1;
+      const text = `more\nanswer ${good ? 1 : 0}`.slice(0, o.budgets?.[i] ?? Infinity);
+      const tokens = [...tok.encode(text), tok.eosId];
+      return { tokens, text, logp: tokens.map(() => -1), entropy: tokens.map(() => 1), truncated: false, finish: "stop" };
+    });
+  };
+}
+
+test("value_rollouts: every expanded step gets a Monte Carlo value, graded in steps of 1/K, from one batched pass", async () => {
+  const model = new StandInModel(tok.vocabSize, 64, 2);
+  const rolloutCalls: number[][][] = [];
+  const trees = await sampleTree(model, model, tok, questions, baseOpts(scriptedWithRollouts(rolloutCalls), { valueRollouts: 4, paths: 2 }));
+  assert.equal(rolloutCalls.length, 1, "all prefixes of all trees in one batched call");
+  let inner = 0;
+  for (const tree of trees) {
+    for (const n of tree.nodes.slice(1)) {
+      assert.ok(Number.isFinite(n.value), `node ${n.id} ("${responseText(tree, n.id)}") has a value`);
+      if (n.final) assert.equal(n.value, n.correct, "a leaf's value is its verifier result");
+      else {
+        // graded: 3/4 after a step ending in 1, 1/4 after one ending in 0 (the script above)
+        assert.equal(n.value, n.text.endsWith("1\n") ? 0.75 : 0.25);
+        inner++;
+      }
+    }
+    // siblings no selection entered are valued too: with 2 paths, some expanded steps have no leaf below
+    assert.ok(tree.nodes.some((n) => !n.final && n.id > 0 && n.leaves === 0 && Number.isFinite(n.value)));
+    assert.ok((tree.valueTokens ?? 0) > 0);
+  }
+  const expanded = trees.reduce((a, t) => a + t.nodes.filter((n) => n.id > 0 && !n.final).length, 0);
+  assert.equal(inner, expanded);
+  assert.equal(rolloutCalls[0]!.length, 4 * expanded, "K = 4 completions per expanded step");
+  // the graded values make pairs with a gap of 0.5: SPPD's margin is no longer 0 or 1
+  const pairs = trees.flatMap((t) => stepPairs(t, 0.4));
+  assert.ok(pairs.some((p) => Math.abs(p.vW - p.vL - 0.5) < 1e-12));
+  model.dispose();
+});

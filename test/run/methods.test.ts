@@ -44,6 +44,7 @@ for (const [name, body] of [
   ["grpo", `use grpo\n${RL}`],
   ["dr_grpo", `use dr_grpo\n${RL}`],
   ["spro", `reward correct = outcome\nuse spro(beta = 0.05)\n${RL}`],
+  ["vineppo", `use vineppo(rollouts = 2)\n${RL}`],
   ["sspo", `probe belief { prompt "{question}\\n{steps}answer ", score likelihood(reference) }\nreward correct = outcome\nreward cost: step = -0.01 * tokens\nuse sspo(probe = belief, gamma = 0.9, lambda = 0.8)\n${RL}`],
 ] as const) {
   test(`${name}: a short run completes, records replayable rollouts, no tensor leak`, async () => {
@@ -56,6 +57,21 @@ for (const [name, body] of [
       const replay = batchAdvantages(p, batch).advantages;
       replay.forEach((row, i) => row.forEach((v, t) => assert.ok(Math.abs(v - used[i]![t]!) < 1e-6, `${name} iter ${it} response ${i} token ${t}`)));
       if (name === "sspo") for (const g of batch.groups) for (const resp of g.responses) assert.equal(resp.probes!.belief!.length, resp.step_ends.length + 1);
+    }
+    if (name === "vineppo") {
+      // Monte Carlo step values in every response (K+1: V(s_k) before each step, then the outcome),
+      // V(s_0) shared by the group, and their sampling cost in the metrics
+      const batch = JSON.parse(fs.readFileSync(path.join(dir, "rollouts", "iter-0.json"), "utf8")) as RolloutBatch;
+      for (const g of batch.groups) {
+        for (const resp of g.responses) {
+          assert.equal(resp.mc_value!.length, resp.step_ends.length + 1);
+          assert.equal(resp.mc_value!.at(-1), resp.outcome);
+          assert.ok(resp.mc_value!.every((v) => [0, 0.5, 1].includes(v)), `2 rollouts give 0, 1/2 or 1: ${resp.mc_value}`);
+        }
+        assert.equal(new Set(g.responses.map((x) => x.mc_value![0])).size, 1, "V(s_0) is the group's");
+      }
+      const rl = r.filter((x) => x.stage === "rl");
+      assert.ok(rl.every((x) => (x["values/sampled_tokens"] as number) > 0 && (x["values/rollouts"] as number) >= 2 * 2));
     }
     if (name === "spro") {
       // SPRO's two terms are named in the plan and measured every iteration; at the first one

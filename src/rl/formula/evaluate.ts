@@ -193,6 +193,10 @@ const BUILTIN_VALUES: Record<BuiltinName, (bt: BatchTensors, level: Granularity)
   truncated: (bt) => ({ level: "response", value: bt.truncated }),
   reward: (bt) => ({ level: "response", value: bt.outcome }),
   step_reward: (bt) => ({ level: "step", value: tf.mul(bt.stepLast, tf.reshape(bt.outcome, [bt.N, 1])) }),
+  mc_value: (bt) => {
+    if (!bt.mcValue) throw new FormulaError("`mc_value`: the batch records no Monte Carlo values (responses[].mc_value); sample them with `sampler standard { value_rollouts 4 }` (`use vineppo` sets it)");
+    return { level: "step", value: bt.mcValue }; // V(s_k) before step k
+  },
 };
 
 function resolveRef(f: Extract<Formula, { op: "ref" }>, ctx: FormulaContext): Leveled {
