@@ -17,6 +17,7 @@ import { formatFormula } from "../../dsl/formula-text.js";
 import { generateAdvantageModule, pythonSourceDir, RUNTIME_FILES } from "../../src/compile/index.js";
 import { runAdvantageCommand } from "../../src/rl/advantage-command.js";
 import { makeBatch, SHAPES } from "./batches.js";
+import { assertSameAdvantages } from "./helpers.js";
 import { pythonSkip, ROOT, runPython } from "../helpers/python.js";
 import { FIXTURES } from "../rl/formula-helpers.js";
 import { BINARY_OPS, BUILTINS, GROUP_OPS, MATH_FNS, REDUCE_OVER, REDUCTIONS, SCANS, UNARY_FNS } from "../../dsl/ops.js";
@@ -49,9 +50,6 @@ export function registrySpecs(): string[] {
 }
 
 const skip = pythonSkip();
-/** 1e-6, relative above magnitude 1: float32 (both engines' precision) spaces values near 17 by 1.9e-6 */
-const TOL = 1e-6;
-const within = (a: number, b: number) => Math.abs(a - b) <= TOL * Math.max(1, Math.abs(a));
 
 /** Every spec with a clipped objective and an advantage: the prelude's methods, the examples, the fixtures. */
 function specs(): { name: string; plan: ExperimentPlan }[] {
@@ -131,15 +129,7 @@ test("generated advantages_from_batch equals stepwise advantage to 1e-6 on every
         continue;
       }
       assert.ok(Array.isArray(got), `${where}: ${(got as { error: string }).error}`);
-      const want = (JSON.parse(ts.stdout) as { advantages: number[][] }).advantages;
-      assert.equal(got.length, want.length, where);
-      want.forEach((row, i) => {
-        assert.equal(got[i]!.length, row.length, `${where} response ${i}`);
-        row.forEach((v, t) => {
-          const d = Math.abs(v - got[i]![t]!);
-          if (!within(v, got[i]![t]!)) assert.fail(`${where}: response ${i} token ${t}: stepwise ${v}, PyTorch ${got[i]![t]} (|d| = ${d})`);
-        });
-      });
+      assertSameAdvantages((JSON.parse(ts.stdout) as { advantages: number[][] }).advantages, got, where, "PyTorch");
       compared++;
     }
   }

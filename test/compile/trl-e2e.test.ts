@@ -8,10 +8,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { compileCommand } from "../../src/compile/index.js";
-import { runAdvantageCommand } from "../../src/rl/advantage-command.js";
+import { assertSameAdvantages, compiledPackage, stepwiseAdvantages } from "./helpers.js";
 import type { RolloutBatch } from "../../src/rl/batch.js";
 import { pythonSkip, ROOT, runPython } from "../helpers/python.js";
 
@@ -19,11 +17,8 @@ const skip = pythonSkip();
 const SPEC = path.join(ROOT, "test/fixtures/trl-tiny.sw");
 
 test("the exported TRL trainer trains 2 steps; its dumped advantages equal stepwise advantage", { skip, timeout: 240_000 }, async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stepwise-trl-"));
+  const { dir, pkg } = await compiledPackage(SPEC, "trl");
   try {
-    const pkg = path.join(dir, "pkg");
-    const c = await compileCommand(SPEC, { target: "trl", out: pkg });
-    assert.equal(c.exitCode, 0, c.stderr);
     const out = path.join(dir, "out");
     const log = runPython([path.join(pkg, "train_trl.py"), "--cpu", "--max-steps", "2", "--dump-rollouts", "--output-dir", out], { cwd: pkg, timeoutMs: 200_000, env: { OMP_NUM_THREADS: "2" } });
     assert.match(log, /train_runtime/);
@@ -40,14 +35,8 @@ test("the exported TRL trainer trains 2 steps; its dumped advantages equal stepw
         if (r.token_logp.some((v, t) => Math.abs(v - r.token_logp_ref[t]!) > 1e-4)) sawLogratio = true;
       }
       const used = (JSON.parse(fs.readFileSync(path.join(out, "rollouts", `step-${step}.advantages.json`), "utf8")) as { advantages: number[][] }).advantages;
-      const r = await runAdvantageCommand(SPEC, batchFile);
-      assert.equal(r.exitCode, 0, r.stderr);
-      const want = (JSON.parse(r.stdout) as { advantages: number[][] }).advantages;
-      assert.equal(used.length, want.length);
-      want.forEach((row, i) => {
-        assert.equal(used[i]!.length, row.length, `step ${step} response ${i}`);
-        row.forEach((v, t) => assert.ok(Math.abs(v - used[i]![t]!) <= 1e-6, `step ${step} response ${i} token ${t}: stepwise ${v}, TRL ${used[i]![t]}`));
-      });
+      const want = await stepwiseAdvantages(SPEC, batchFile);
+      assertSameAdvantages(want, used, `step ${step}`, "TRL");
       assert.ok(want.flat().some((v) => v !== 0), "a nonzero advantage");
     }
     assert.ok(sawLogratio, "after one update the policy differs from the reference: logratio is read from a real reference model");

@@ -7,21 +7,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { compileCommand } from "../../src/compile/index.js";
-import { runAdvantageCommand } from "../../src/rl/advantage-command.js";
+import { assertSameAdvantages, compiledPackage, stepwiseAdvantages } from "./helpers.js";
 import { pythonSkip, ROOT, runPython } from "../helpers/python.js";
 
 const skip = pythonSkip();
 const SPEC = path.join(ROOT, "test/fixtures/verl-tiny.sw");
 
 test("verl's registered stepwise estimator equals stepwise advantage on the same rollouts", { skip, timeout: 240_000 }, async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stepwise-verl-"));
+  const { dir, pkg } = await compiledPackage(SPEC, "verl");
   try {
-    const pkg = path.join(dir, "pkg");
-    const c = await compileCommand(SPEC, { target: "verl", out: pkg });
-    assert.equal(c.exitCode, 0, c.stderr);
     const out = JSON.parse(runPython([path.join(ROOT, "test/compile/verl_estimator.py"), pkg, path.join(ROOT, "test/fixtures/tiny-qwen2")], { timeoutMs: 200_000 })) as {
       registered: boolean; grpo_untouched: boolean; batch: unknown; advantages: number[][]; padding_zero: boolean;
     };
@@ -30,14 +25,8 @@ test("verl's registered stepwise estimator equals stepwise advantage on the same
     assert.ok(out.padding_zero);
     const batch = path.join(dir, "batch.json");
     fs.writeFileSync(batch, JSON.stringify(out.batch));
-    const r = await runAdvantageCommand(SPEC, batch);
-    assert.equal(r.exitCode, 0, r.stderr);
-    const want = (JSON.parse(r.stdout) as { advantages: number[][] }).advantages;
-    assert.equal(out.advantages.length, want.length);
-    want.forEach((row, i) => {
-      assert.equal(out.advantages[i]!.length, row.length, `response ${i}`);
-      row.forEach((v, t) => assert.ok(Math.abs(v - out.advantages[i]![t]!) <= 1e-6, `response ${i} token ${t}: stepwise ${v}, verl ${out.advantages[i]![t]}`));
-    });
+    const want = await stepwiseAdvantages(SPEC, batch);
+    assertSameAdvantages(want, out.advantages, "verl estimator", "verl");
     assert.ok(want.flat().some((v) => v !== 0));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -33,6 +33,15 @@ def finest(*levels: str) -> str:
     return max(levels, key=lambda l: LEVELS[l])
 
 
+def _last_one_hot(counts: list[int], L: int) -> torch.Tensor:
+    """[len(counts), L] with 1 at position counts[i] - 1 of row i (none for a count of 0)"""
+    out = torch.zeros(len(counts), L, dtype=DTYPE)
+    for i, n in enumerate(counts):
+        if n > 0:
+            out[i, n - 1] = 1
+    return out
+
+
 @dataclass
 class Batch:
     """A rollout batch as padded tensors (the Python twin of src/rl/batch-tensors.ts)."""
@@ -69,18 +78,11 @@ class Batch:
 
     def step_last(self) -> torch.Tensor:
         """[N, K] 1 at the last step of each response"""
-        out = torch.zeros(self.N, self.K, dtype=DTYPE)
-        for i, k in enumerate(self.step_counts):
-            if k > 0:
-                out[i, k - 1] = 1
-        return out
+        return _last_one_hot(self.step_counts, self.K)
 
     def token_last(self) -> torch.Tensor:
-        out = torch.zeros(self.N, self.T, dtype=DTYPE)
-        for i, n in enumerate(self.token_counts):
-            if n > 0:
-                out[i, n - 1] = 1
-        return out
+        """[N, T] 1 at the last token of each response"""
+        return _last_one_hot(self.token_counts, self.T)
 
     def token_step_one_hot(self) -> torch.Tensor:
         """[N, T, K] 1 where token t belongs to step k (0 at padding)"""
