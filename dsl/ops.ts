@@ -8,7 +8,10 @@
  *
  * Adding a function is one entry in the right table below (plus its implementation in each
  * backend, which the compiler then demands); adding a built-in quantity is one entry in
- * BUILTINS (plus where each backend reads it from the batch).
+ * BUILTINS (plus where each backend reads it from the batch: `BUILTIN_VALUES` in
+ * src/rl/formula/evaluate.ts, `Context.builtin` in src/compile/python/stepwise_runtime.py).
+ * test/compile/advantages.test.ts generates one spec per entry and checks that the TF.js and the
+ * PyTorch engines agree on it, so an entry one engine lacks fails there.
  *
  * Granularity (ALGORITHMS.md, notation): group < response < step < token. The rules:
  *   same    the argument's level (unary functions, group operators)
