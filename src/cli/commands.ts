@@ -18,6 +18,13 @@ export interface Command extends ArgsSpec {
   run(args: ParsedArgs): Promise<number>;
 }
 
+/** A command that returns its output: print it, return its exit code. */
+function printed(r: { stdout: string; stderr: string; exitCode: number }): number {
+  process.stdout.write(r.stdout);
+  process.stderr.write(r.stderr);
+  return r.exitCode;
+}
+
 const BACKEND = { value: "wasm|cpu|tensorflow", help: "TensorFlow.js backend (default: tensorflow if installed, else wasm)" };
 
 export const COMMANDS: Command[] = [
@@ -88,10 +95,7 @@ export const COMMANDS: Command[] = [
     },
     async run({ positionals, flags }) {
       const { compileCommand } = await import("../compile/index.js");
-      const r = await compileCommand(positionals[0]!, { target: strFlag(flags.target)!, out: strFlag(flags.out)! });
-      process.stdout.write(r.stdout);
-      process.stderr.write(r.stderr);
-      return r.exitCode;
+      return printed(await compileCommand(positionals[0]!, { target: strFlag(flags.target)!, out: strFlag(flags.out)! }));
     },
   },
   {
@@ -100,12 +104,8 @@ export const COMMANDS: Command[] = [
     positionals: { names: "SPEC", min: 1, max: 1 },
     flags: { batch: { value: "BATCH.json", required: true, help: "a rollout batch (runs/NAME/rollouts/iter-N.json)" } },
     async run({ positionals, flags }) {
-      const batch = strFlag(flags.batch)!;
       const { runAdvantageCommand } = await import("../rl/advantage-command.js");
-      const r = await runAdvantageCommand(positionals[0]!, batch);
-      process.stdout.write(r.stdout);
-      process.stderr.write(r.stderr);
-      return r.exitCode;
+      return printed(await runAdvantageCommand(positionals[0]!, strFlag(flags.batch)!));
     },
   },
   {

@@ -41,6 +41,8 @@ test("every notebook executes under jupyter nbconvert with the stepwise kernel, 
     await installKernel({ prefix });
     const work = join(root, "notebooks");
     cpSync(join(REPO, "notebooks"), work, { recursive: true, filter: (src) => !src.includes(`${join("notebooks", "runs")}`) });
+    // the notebooks that start from the committed warm start load ../examples/checkpoints/arith-sft
+    cpSync(join(REPO, "examples", "checkpoints"), join(root, "examples", "checkpoints"), { recursive: true });
     const outDir = join(root, "executed");
     const env = { ...process.env, JUPYTER_PATH: join(prefix, "share", "jupyter") };
     for (const nb of NOTEBOOKS) {
