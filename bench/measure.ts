@@ -89,3 +89,21 @@ export function machine(): MachineInfo {
 }
 
 export const mib = (bytes: number): string => (Number.isFinite(bytes) ? `${(bytes / 2 ** 20).toFixed(0)} MiB` : "n/a");
+
+/**
+ * The machine's memory bandwidth as one thread's memcpy sees it (Buffer.copy of 256 MiB, best of
+ * 5 after a warm-up that faults the pages in): bytes read + bytes written per second. The yardstick
+ * for memory-bound decoding, which reads every weight once per step.
+ */
+export function memoryBandwidth(): { bytes_per_s: number; buffer_bytes: number } {
+  const n = 256 * 2 ** 20;
+  const src = Buffer.alloc(n, 1), dst = Buffer.alloc(n);
+  src.copy(dst);
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    src.copy(dst);
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  return { bytes_per_s: (2 * n) / best, buffer_bytes: n };
+}

@@ -41,6 +41,8 @@ export interface Qwen3Figures {
   packed_bytes: number;
   /** process RSS at the end (the largest of the runs' peaks is in runs) */
   peak_rss_bytes: number;
+  /** the batch that failed, and why (the runs before it are kept) */
+  failed?: string;
   /** the packed-weight budget used on wasm (bytes), when this bench lowered it */
   packed_budget_bytes?: number;
 }
@@ -76,7 +78,15 @@ export async function benchQwen3(opts: { quick: boolean; log: (s: string) => voi
     sample(model, [[1, 2, 3]], { maxNewTokens: 2, seed: 1 }, () => ""); // warm-up: packs the weights
     const promptLen = 16, newTokens = opts.quick ? 4 : 16;
     for (const batch of [1, 8]) {
-      const r = await benchQwenSample(model, batch, promptLen, newTokens);
+      let r: QwenSampleFigures;
+      try {
+        r = await benchQwenSample(model, batch, promptLen, newTokens);
+      } catch (err) {
+        // keep the batches measured so far (a wasm heap abort ends the backend: no later batch)
+        fig.failed = `batch ${batch}: ${(err as Error).message.slice(0, 200)}`;
+        log(`  batch ${batch} failed: ${fig.failed}`);
+        break;
+      }
       const run: Qwen3Run = { ...r, prefill_tokens_per_s: (batch * promptLen) / r.prefill_s, prefill_tokens_per_cpu_s: (batch * promptLen) / r.prefill_cpu_s };
       fig.runs.push(run);
       log(`  batch ${batch}, prompt ${promptLen}, ${newTokens} new tokens: prefill ${run.prefill_tokens_per_s.toFixed(1)} tokens/s wall (${run.prefill_tokens_per_cpu_s.toFixed(1)} per CPU-s); ` +
@@ -106,6 +116,7 @@ export function renderQwen3(q: Qwen3Figures | { error: string }): string[] {
   for (const s of q.runs) {
     L.push(`| ${s.batch} | ${f(s.prefill_tokens_per_s, 1)} | ${f(s.prefill_tokens_per_cpu_s, 1)} | ${f(s.decode_tokens_per_s)} | ${f(s.decode_tokens_per_cpu_s)} | ${s.new_tokens} | ${mib(s.peak_tf_bytes)} | ${mib(s.peak_rss_bytes)} |`);
   }
+  if (q.failed) L.push("", `Failed: ${q.failed}`);
   L.push("");
   return L;
 }

@@ -1,11 +1,12 @@
 """
-The Stepwise reference GPT model in PyTorch, one thread: the speed yardstick for bench/model.ts.
+The Stepwise reference GPT model in PyTorch: the speed yardstick of `npm run bench` (bench/run.ts),
+under the project's Python environment (.venv: PyTorch 2.x from PyPI) with --threads threads.
 
 Same architecture as src/model/transformer.ts (family "gpt2"): learned positions, pre-LayerNorm,
 GELU (tanh approximation), tied head; a training step (forward + backward + gradient clipping +
 AdamW, as src/train/update.ts) at batch 32 x 128 tokens, and batched KV-cache sampling at batch
 64 x 100 new tokens. Medians of --runs timed runs after a warm-up, wall and process CPU time.
-Run: /usr/bin/python3 bench/torch_model.py [--layers 4 --width 128 --heads 4 --vocab 64 --context 128]
+Run: .venv/bin/python bench/torch_model.py [--threads 2] [--layers 4 --width 128 --heads 4 --vocab 64 --context 128]
 Prints one JSON object.
 """
 import argparse
@@ -78,8 +79,9 @@ def main():
     ap.add_argument("--new-tokens", type=int, default=100)
     ap.add_argument("--prompt", type=int, default=16)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     m = GPT(a.vocab, a.context, a.layers, a.width, a.heads)
     # the same optimizer as src/train/optimizer.ts defaults (betas 0.9/0.95, decay 0.1, clip 1.0)

@@ -27,11 +27,14 @@
 enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
 typedef void (*sgemm_fn)(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                          const float *b, int ldb, float beta, float *c, int ldc);
+typedef void (*sgemv_fn)(int order, int trans, int m, int n, float alpha, const float *a, int lda, const float *x,
+                         int incx, float beta, float *y, int incy);
 typedef void (*set_threads_fn)(int);
 typedef int (*get_threads_fn)(void);
 typedef char *(*get_str_fn)(void);
 
 static sgemm_fn cblas_sgemm = NULL;
+static sgemv_fn cblas_sgemv = NULL;
 static set_threads_fn set_threads = NULL;
 static get_threads_fn get_threads = NULL;
 static get_str_fn get_corename = NULL, get_config = NULL;
@@ -99,6 +102,7 @@ static napi_value load(napi_env env, napi_callback_info info) {
       continue;
     }
     cblas_sgemm = f;
+    cblas_sgemv = (sgemv_fn)dlsym(h, "cblas_sgemv");
     set_threads = (set_threads_fn)dlsym(h, "openblas_set_num_threads");
     get_threads = (get_threads_fn)dlsym(h, "openblas_get_num_threads");
     get_corename = (get_str_fn)dlsym(h, "openblas_get_corename");
@@ -167,6 +171,11 @@ static void run_slices(const job *j) {
       memset(ci, 0, sizeof(float) * j->m * j->n);
     } else if (small) {
       small_gemm(j->ta, j->tb, j->m, j->n, j->k, ai, bi, ci);
+    } else if (j->m == 1 && cblas_sgemv) {
+      /* one row (decoding at batch 1): a matrix-vector product streams B once, where a GEMM
+         would first copy it into packed panels. c = op(B)^T a, with op(B) [k, n]. */
+      if (j->tb) cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)j->n, (int)j->k, 1.0f, bi, (int)j->k, ai, 1, 0.0f, ci, 1);
+      else cblas_sgemv(CblasRowMajor, CblasTrans, (int)j->k, (int)j->n, 1.0f, bi, (int)j->n, ai, 1, 0.0f, ci, 1);
     } else {
       cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)j->m,
                   (int)j->n, (int)j->k, 1.0f, ai, lda, bi, ldb, 0.0f, ci, (int)j->n);

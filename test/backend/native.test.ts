@@ -60,6 +60,8 @@ test("native BatchMatMul equals the cpu backend and XNNPACK: batched, transposed
     [[64, 24, 40], [64, 24, 72], true, false],
     [[130, 70], [70, 90], false, false], // one product on the BLAS's threads
     [[70, 130], [90, 70], true, true],
+    [[1, 70], [70, 90], false, false], // one row (decoding at batch 1): a matrix-vector product
+    [[1, 70], [90, 70], false, true], // one row against the tied head's transposed embedding
     [[4, 0], [0, 3], false, false], // empty inner dimension: zeros
   ];
   for (const [sa, sb, ta, tb] of cases) {
