@@ -32,7 +32,8 @@ export function registrySpecs(): string[] {
   const pos = "(sigmoid(logratio) + 0.1)"; // token level, positive (log, sqrt)
   const stepX = "sum(logratio over step)";
   const out: string[] = [];
-  for (const b of Object.keys(BUILTINS)) out.push(b === "tokens" ? "let t: step = tokens\nadvantage = t + tokens" : `advantage = ${b}`);
+  const spec: Record<string, string> = { tokens: "let t: step = tokens\nadvantage = t + tokens", mc_value: "sampler standard { value_rollouts 4 }\nadvantage = mc_value" };
+  for (const b of Object.keys(BUILTINS)) out.push(spec[b] ?? `advantage = ${b}`);
   for (const [fn, spec] of Object.entries(UNARY_FNS)) if (!("operator" in spec)) out.push(`advantage = ${fn}(${pos})`);
   out.push("advantage = -logratio", "advantage = not (logratio > -1)", "advantage = if logratio > -1 then entropy else -entropy");
   for (const op of Object.keys(BINARY_OPS)) out.push(op === "^" ? `advantage = ${pos} ^ logratio` : `advantage = (logratio ${op} ${pos}) + (index ${op} 1)`);
@@ -123,9 +124,9 @@ test("generated advantages_from_batch equals stepwise advantage to 1e-6 on every
       const ts = await runAdvantageCommand(path.join(c.pkg, "plan.json"), batch);
       const got = py.results[ci]![bi]!;
       if (ts.exitCode !== 0) {
-        // a batch without the spec's probes: both engines refuse it
+        // a batch without the values the spec reads (probes, mc_value): both engines refuse it
         assert.ok(!Array.isArray(got), `${where}: stepwise refused (${ts.stderr.trim()}) but Python gave advantages`);
-        assert.match(ts.stderr, /probe/, where);
+        assert.match(ts.stderr, /probe|mc_value/, where);
         continue;
       }
       assert.ok(Array.isArray(got), `${where}: ${(got as { error: string }).error}`);

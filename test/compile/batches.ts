@@ -1,7 +1,7 @@
 /**
  * Rollout batches for the engine-equality tests, generated from a seed: ragged groups (1 to 5
  * responses), groups whose rewards are all equal, one-step responses, unequal
- * step counts, truncation, step labels, and the values of the probes the specs declare.
+ * step counts, truncation, step labels, Monte Carlo step values, and the values of the probes the specs declare.
  */
 import { Rng } from "../../src/random.js";
 import type { RolloutBatch, RolloutGroup, RolloutResponse } from "../../src/rl/batch.js";
@@ -33,6 +33,7 @@ function response(rng: Rng, maxSteps: number, probes: string[], outcome: number)
     truncated: rng.chance(0.2),
     probes: Object.fromEntries(probes.map((p) => [p, u()])),
     step_labels: stepEnds.map(() => rng.pick(STEP_LABELS)),
+    mc_value: [...Array.from({ length: K }, () => rng.int(0, 4) / 4), outcome], // V(s_k) of 4 rollouts, then the outcome
   };
 }
 

@@ -64,6 +64,7 @@ class Batch:
     truncated: torch.Tensor  # [N] 0/1
     group_id: torch.Tensor  # [N] long
     probes: dict[str, torch.Tensor] = field(default_factory=dict)  # [N, K]: u[k], the value before step k
+    mc_value: Optional[torch.Tensor] = None  # [N, K]: V(s_k), the Monte Carlo value before step k (VinePPO)
 
     @property
     def G(self) -> int:
@@ -112,6 +113,7 @@ def make_batch(
     truncated: Optional[list[bool]] = None,
     probes: Optional[dict[str, list[list[float]]]] = None,
     step_labels: Optional[list[Optional[list[str]]]] = None,
+    mc_value: Optional[list[list[float]]] = None,
 ) -> Batch:
     """Pads per-response lists (responses group by group) into a Batch. probes: per probe, per
     response, K+1 values (before the first step and after each step)."""
@@ -162,13 +164,21 @@ def make_batch(
                 raise FormulaError(f"responses[{i}].probes.{name}: needs {Ki + 1} values, found {0 if u is None else len(u)}")
             t[i, :Ki] = torch.tensor(u[:Ki], dtype=DTYPE)
         probe_t[name] = t
+    mc_t = None
+    if mc_value is not None:
+        mc_t = torch.zeros(N, K, dtype=DTYPE)
+        for i, v in enumerate(mc_value):
+            Ki = step_counts[i]
+            if v is None or len(v) < Ki:
+                raise FormulaError(f"responses[{i}].mc_value: needs {Ki + 1} values (V(s_k) before each step, then the outcome)")
+            mc_t[i, :Ki] = torch.tensor(v[:Ki], dtype=DTYPE)
     return Batch(
         N=N, T=T, K=K, group_sizes=list(group_sizes), token_counts=token_counts, step_counts=step_counts,
         logp=pad(token_logp, T), logp_ref=pad(token_logp_ref, T), entropy=pad(token_entropy, T),
         token_mask=token_mask, step_mask=step_mask, token_step=token_step, step_tokens=step_tokens,
         step_label=step_label, outcome=torch.tensor(outcome, dtype=DTYPE),
         truncated=torch.tensor([1.0 if t else 0.0 for t in (truncated or [False] * N)], dtype=DTYPE),
-        group_id=group_id, probes=probe_t,
+        group_id=group_id, probes=probe_t, mc_value=mc_t,
     )
 
 
@@ -192,6 +202,7 @@ def batch_from_json(batch: dict) -> Batch:
         truncated=[bool(r.get("truncated", False)) for r in responses],
         probes={p: [r["probes"][p] for r in responses] for p in names},
         step_labels=[r.get("step_labels") for r in responses],
+        mc_value=[r.get("mc_value") for r in responses] if any("mc_value" in r for r in responses) else None,
     )
 
 
@@ -478,10 +489,16 @@ class Context:
             "outcome": lambda: V("response", b.outcome),
             "steps": lambda: V("response", torch.tensor(b.step_counts, dtype=DTYPE)),
             "truncated": lambda: V("response", b.truncated),
+            "mc_value": lambda: V("step", self._mc_value()),
         }
         if name not in table:
             raise FormulaError(f'unknown built-in "{name}"')
         return table[name]()
+
+    def _mc_value(self) -> torch.Tensor:
+        if self.b.mc_value is None:
+            raise FormulaError("`mc_value`: the batch records no Monte Carlo values (responses[].mc_value)")
+        return self.b.mc_value
 
     def _reward_totals(self) -> None:
         """r_o = sum of the declared rewards (outcome when none); step_reward = step (and token, summed
