@@ -19,16 +19,21 @@ import { AdamW } from "../src/train/optimizer.js";
 import type { TrainContext } from "../src/train/context.js";
 import { median } from "./measure.js";
 
-export interface RlIterationFigures {
-  spec: string;
+/** One RL iteration's cost, on either side of the comparison (TRL's figures in torch.ts extend it). */
+export interface IterationFigures {
   prompts: number;
   group: number;
   max_tokens: number;
-  /** median seconds of one iteration */
+  /** median seconds of one iteration (sample, score, reference pass, advantages, the update's 2 minibatches) */
   iteration_s: number;
   iteration_cpu_s: number;
   walls: number[];
-  /** mean response length over the timed iterations (tokens) */
+  /** mean response length over the timed iterations (tokens; null when the yardstick did not report it) */
+  mean_completion_tokens: number | null;
+}
+
+export interface RlIterationFigures extends IterationFigures {
+  spec: string;
   mean_completion_tokens: number;
 }
 

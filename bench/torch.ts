@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import type { IterationFigures } from "./rl-iteration.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const VENV_PYTHON = path.join(here, "..", ".venv", "bin", "python");
@@ -24,19 +25,11 @@ export interface TorchFigures {
   sample_tokens_per_cpu_s: number;
 }
 
-export interface TrlFigures {
+export interface TrlFigures extends IterationFigures {
   trl: string;
   transformers: string;
   torch: string;
   threads: number;
-  prompts: number;
-  group: number;
-  max_tokens: number;
-  /** median wall seconds of one iteration (generation, scoring, reference pass, advantages, 2 optimizer steps) */
-  iteration_s: number;
-  iteration_cpu_s: number;
-  walls: number[];
-  mean_completion_tokens: number | null;
 }
 
 /** Run a bench script under the venv's Python with `threads` threads; its last stdout line is JSON. */
