@@ -239,29 +239,21 @@ function samplerPlan(d: Component, scope: Scope, base?: SamplerPlan): SamplerPla
   const r = scope.report;
   const kind = kindOf(d, Object.keys(S.COMPONENTS.sampler), r);
   noArg(d, r);
+  // the settings both kinds share
+  const shared = (s: Settings, t: SamplerPlan) => ({
+    temperature: get(s, "temperature", t.temperature),
+    maxTokens: get(s, "max_tokens", t.maxTokens),
+    valueRollouts: get(s, "value_rollouts", t.valueRollouts ?? 0),
+  });
   if (kind === "tree") {
     const s = readBlock(d.block, S.SAMPLER_TREE, scope, "sampler tree");
     const t = (base?.kind === "tree" ? base : DEFAULTS.tree) as Extract<SamplerPlan, { kind: "tree" }>;
-    return {
-      kind: "tree",
-      children: get(s, "children", t.children),
-      paths: get(s, "paths", t.paths),
-      temperature: get(s, "temperature", t.temperature),
-      maxTokens: get(s, "max_tokens", t.maxTokens),
-      valueRollouts: get(s, "value_rollouts", t.valueRollouts ?? 0),
-    };
+    return { kind: "tree", children: get(s, "children", t.children), paths: get(s, "paths", t.paths), ...shared(s, t) };
   }
   const s = readBlock(d.block, S.SAMPLER_STANDARD, scope, "sampler standard");
   if (!kind) return undefined;
   const t = (base?.kind === "standard" ? base : DEFAULTS.standard) as Extract<SamplerPlan, { kind: "standard" }>;
-  return {
-    kind: "standard",
-    temperature: get(s, "temperature", t.temperature),
-    topP: get(s, "top_p", t.topP),
-    topK: get(s, "top_k", t.topK),
-    maxTokens: get(s, "max_tokens", t.maxTokens),
-    valueRollouts: get(s, "value_rollouts", t.valueRollouts ?? 0),
-  };
+  return { kind: "standard", topP: get(s, "top_p", t.topP), topK: get(s, "top_k", t.topK), ...shared(s, t) };
 }
 
 // ---- probes ----

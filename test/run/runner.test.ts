@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { runPlan } from "../../src/run/runner.js";
 import { loadCheckpoint } from "../../src/model/checkpoint.js";
 import { batchAdvantages } from "../../src/rl/iteration.js";
+import { runAdvantageCommand } from "../../src/rl/advantage-command.js";
 import type { RolloutBatch } from "../../src/rl/batch.js";
 import type { MetricsRow } from "../../src/run/types.js";
 import { tinyPlan } from "../helpers/plans.js";
@@ -53,6 +54,13 @@ test("a tiny SFT + GRPO run writes its run directory, and each recorded iteratio
     const replay = batchAdvantages(plan, batch).advantages;
     assert.equal(replay.length, used.length);
     replay.forEach((row, i) => row.forEach((v, t) => assert.ok(Math.abs(v - used[i]![t]!) < 1e-6)));
+    // and through the command a user runs, `stepwise advantage runs/<x>/plan.json --batch iter-N.json`,
+    // on a batch whose stopped responses carry their stop token and `finish`
+    assert.ok(batch.groups.every((g) => g.responses.every((r) => r.finish !== undefined && r.tokens!.length === r.token_logp.length)));
+    const cmd = await runAdvantageCommand(path.join(dir, "plan.json"), path.join(dir, "rollouts", `iter-${it}.json`));
+    assert.equal(cmd.exitCode, 0, cmd.stderr);
+    const printed = (JSON.parse(cmd.stdout) as { advantages: number[][] }).advantages;
+    printed.forEach((row, i) => row.forEach((v, t) => assert.ok(Math.abs(v - used[i]![t]!) < 1e-6, `iter ${it} response ${i} token ${t}`)));
   }
   const steps = fs.readFileSync(path.join(dir, "steps.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
   assert.ok(steps.length >= 2 * 4 * 3, "one record per step of every response");
