@@ -155,23 +155,18 @@ def make_batch(
                 step_label[i, k] = STEP_LABELS.index(labels[k])
             b = e
     group_id = torch.tensor([g for g, s in enumerate(group_sizes) for _ in range(s)], dtype=torch.long)
-    probe_t: dict[str, torch.Tensor] = {}
-    for name, rows in (probes or {}).items():
+    def step_values(rows, where: str, what: str) -> torch.Tensor:
+        # [N, K] values per step (probe values or Monte Carlo values: K_i + 1 each, the last past the last step)
         t = torch.zeros(N, K, dtype=DTYPE)
         for i, u in enumerate(rows):
             Ki = step_counts[i]
             if u is None or len(u) < Ki:
-                raise FormulaError(f"responses[{i}].probes.{name}: needs {Ki + 1} values, found {0 if u is None else len(u)}")
+                raise FormulaError(f"responses[{i}].{where}: needs {Ki + 1} values{what}, found {0 if u is None else len(u)}")
             t[i, :Ki] = torch.tensor(u[:Ki], dtype=DTYPE)
-        probe_t[name] = t
-    mc_t = None
-    if mc_value is not None:
-        mc_t = torch.zeros(N, K, dtype=DTYPE)
-        for i, v in enumerate(mc_value):
-            Ki = step_counts[i]
-            if v is None or len(v) < Ki:
-                raise FormulaError(f"responses[{i}].mc_value: needs {Ki + 1} values (V(s_k) before each step, then the outcome)")
-            mc_t[i, :Ki] = torch.tensor(v[:Ki], dtype=DTYPE)
+        return t
+
+    probe_t = {name: step_values(rows, f"probes.{name}", "") for name, rows in (probes or {}).items()}
+    mc_t = None if mc_value is None else step_values(mc_value, "mc_value", " (V(s_k) before each step, then the outcome)")
     return Batch(
         N=N, T=T, K=K, group_sizes=list(group_sizes), token_counts=token_counts, step_counts=step_counts,
         logp=pad(token_logp, T), logp_ref=pad(token_logp_ref, T), entropy=pad(token_entropy, T),
