@@ -61,14 +61,14 @@ const GROUP_TITLES = {
 } as const;
 
 /** The label of the starting-point row (the warm start or shared checkpoint, before any method). */
-export const START_ROW = "start";
+export const START_ROW = "warm start";
 
 export interface CompareOptions {
   /** the method the others are paired against (default: the first method) */
   baseline?: string;
   /**
    * Where every method started from one model: the runs whose first evaluation is that start
-   * (e.g. the baseline's), shown as a first row "start" (no differences).
+   * (e.g. the baseline's), shown as a first row "warm start" (no differences).
    */
   start?: { dirs: string[]; note?: string };
 }

@@ -130,6 +130,8 @@ export const COMMANDS: Command[] = [
       backend: BACKEND,
       name: { value: "NAME", help: "the comparison's name: its folder is compare-NAME (default: the methods, grpo-vs-sspo)" },
       baseline: { value: "NAME", help: "the method the others are paired against (default: the first spec's)" },
+      jobs: { value: "N", help: "runs at once, each in a process of its own, the cores shared between them (default 1); the numbers do not depend on it" },
+      resume: { help: "continue an interrupted comparison: finished runs are kept, interrupted ones resume from their checkpoints" },
     },
     async run({ positionals, flags: f }) {
       const { compareCommand } = await import("./compare-command.js");
@@ -140,6 +142,8 @@ export const COMMANDS: Command[] = [
         backend: strFlag(f.backend),
         name: strFlag(f.name),
         baseline: strFlag(f.baseline),
+        jobs: intFlag(f.jobs, "jobs"),
+        resume: f.resume === true,
       });
     },
   },

@@ -1,6 +1,6 @@
 /**
  * `stepwise compare SPEC... [--seeds N] [--baseline NAME] [--name NAME] [--out DIR] [--iterations N]
- * [--backend B]`: runs several methods on the same seeds, from the same starting checkpoint, with
+ * [--backend B] [--jobs N] [--resume]`: runs several methods on the same seeds, from the same starting checkpoint, with
  * the same sampling budget, and writes under <out>/compare-<name>/ a results table (results.csv,
  * results.md: mean and 95% interval over seeds, paired differences against the baseline) and
  * charts (held-out evaluation curves, credit AUC, advantage by step label, training batches).
@@ -9,8 +9,11 @@
  * the first RL or preference stage), the warm start runs once per seed and every method starts
  * from its checkpoint; otherwise each spec runs whole.
  */
+import { fork } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { ExperimentPlan, StagePlan } from "../../dsl/plan.js";
 import { compareRuns } from "../analytics/compare.js";
 import type { ChartSpec } from "../analytics/charts.js";
@@ -26,8 +29,9 @@ import {
 import { chartToSVG, svgToPNG } from "../analytics/render.js";
 import { loadRun } from "../analytics/tables.js";
 import { runPlan, type RunResult } from "../run/runner.js";
-import type { RunEvent } from "../run/types.js";
+import type { MetricsRow, RunEvent, RunInfo } from "../run/types.js";
 import { METRIC } from "../run/types.js";
+import type { WorkerMessage, WorkerRequest } from "./compare-worker.js";
 import { ProgressBar } from "./progress.js";
 import { compileSpecFile } from "./spec.js";
 
@@ -40,6 +44,10 @@ export interface CompareOptions {
   name?: string;
   /** the method the others are paired against (default: the first spec's) */
   baseline?: string;
+  /** runs at once, each in a process of its own (default 1: one after another, in this process) */
+  jobs?: number;
+  /** continue the comparison in its folder: finished runs are kept, interrupted ones resume */
+  resume?: boolean;
 }
 
 interface Method {
@@ -100,53 +108,67 @@ export async function compareCommand(specs: string[], opts: CompareOptions): Pro
       bar.update(done, { run: label, acc: e.row[METRIC.accuracy] as number | undefined, tokens: e.row[METRIC.meanTokens] as number | undefined });
     }
   };
-  const dirs: string[] = [];
-  const names: string[] = [];
-  const wall: Record<string, number> = {};
-  try {
-    for (const seed of seeds) {
-      let warmCkpt: string | undefined;
-      if (shared) {
-        const base = methods[0]!.plan;
-        const warmDir = path.join(root, "warmstart", `seed-${seed}`);
-        const r = await runPlan({ ...base, name: "warmstart", seed, train: warmupStages(base) }, {
-          dir: warmDir,
-          overwrite: true, // a comparison owns its folder: a rerun replaces its runs
-          backend: opts.backend as "wasm" | undefined,
-          signal: controller.signal,
-          specText: methods[0]!.text,
-          specFile: methods[0]!.file,
-          onEvent: listen(`warmstart s${seed}`),
-        });
-        if (r.status !== "finished") return fail(r, bar);
-        warmCkpt = path.join(warmDir, "checkpoints", "final");
-      }
-      for (const m of methods) {
-        const plan: ExperimentPlan = warmCkpt
-          ? { ...m.plan, seed, model: { kind: "load", path: warmCkpt }, train: m.plan.train.slice(warmupStages(m.plan).length) }
-          : { ...m.plan, seed };
-        const dir = path.join(root, m.name, `seed-${seed}`);
-        const t0 = Date.now();
-        const r = await runPlan(plan, {
-          dir,
-          overwrite: true,
-          iterations: opts.iterations,
-          backend: opts.backend as "wasm" | undefined,
-          signal: controller.signal,
-          specText: m.text,
-          specFile: m.file,
-          onEvent: listen(`${m.name} s${seed}`),
-        });
-        wall[`${m.name}/${seed}`] = (Date.now() - t0) / 1000;
-        if (r.status !== "finished") return fail(r, bar);
-        dirs.push(dir);
-        names.push(m.name);
-      }
+  // the runs, in order: per seed its warm start (when shared), then every method from it
+  interface Job {
+    label: string;
+    req: WorkerRequest;
+    after?: Job;
+    method?: string;
+  }
+  const jobs: Job[] = [];
+  for (const seed of seeds) {
+    let warm: Job | undefined;
+    let warmCkpt: string | undefined;
+    if (shared) {
+      const base = methods[0]!.plan;
+      const warmDir = path.join(root, "warmstart", `seed-${seed}`);
+      warm = { label: `warmstart s${seed}`, req: { plan: { ...base, name: "warmstart", seed, train: warmupStages(base) }, dir: warmDir, resume: false, backend: opts.backend, specText: methods[0]!.text, specFile: methods[0]!.file } };
+      jobs.push(warm);
+      warmCkpt = path.join(warmDir, "checkpoints", "final");
     }
+    for (const m of methods) {
+      const plan: ExperimentPlan = warmCkpt
+        ? { ...m.plan, seed, model: { kind: "load", path: warmCkpt }, train: m.plan.train.slice(warmupStages(m.plan).length) }
+        : { ...m.plan, seed };
+      const dir = path.join(root, m.name, `seed-${seed}`);
+      jobs.push({ label: `${m.name} s${seed}`, method: m.name, after: warm, req: { plan, dir, resume: false, iterations: opts.iterations, backend: opts.backend, specText: m.text, specFile: m.file } });
+    }
+  }
+  // --resume: a run that exists continues from its checkpoint (a finished one is kept as it is);
+  // without it a comparison owns its folder and a rerun replaces its runs
+  for (const j of jobs) j.req.resume = opts.resume === true && fs.existsSync(path.join(j.req.dir, "run.json"));
+
+  const parallel = Math.max(1, Math.min(opts.jobs ?? 1, jobs.length));
+  const runJob = parallel > 1 ? forkedRunner(parallel, controller.signal) : inProcessRunner(controller.signal);
+  const outcome = new Map<Job, Promise<RunResult>>();
+  let failure: RunResult | undefined;
+  const slots = new Set<Promise<void>>();
+  try {
+    for (const j of jobs) {
+      while (slots.size >= parallel) await Promise.race(slots);
+      if (failure || controller.signal.aborted) break;
+      const dep = j.after ? outcome.get(j.after) : undefined;
+      const p = (async (): Promise<RunResult> => {
+        const before = dep ? await dep : undefined;
+        if (before && before.status !== "finished") return before;
+        if (j.req.resume && finishedAlready(j.req)) return { dir: j.req.dir, status: "finished", evals: [], backend: "" };
+        return runJob(j.req, listen(j.label));
+      })();
+      outcome.set(j, p);
+      const slot: Promise<void> = p.then((r) => {
+        if (r.status !== "finished") failure ??= r;
+      }).finally(() => slots.delete(slot));
+      slots.add(slot);
+    }
+    await Promise.all(slots);
   } finally {
     process.off("SIGINT", onSigint);
     bar.done();
   }
+  if (failure) return fail(failure, bar);
+  if (controller.signal.aborted) return fail({ dir: root, status: "interrupted", message: "resume with --resume", evals: [], backend: "" }, bar);
+  const dirs = jobs.filter((j) => j.method).map((j) => j.req.dir);
+  const names = jobs.filter((j) => j.method).map((j) => j.method!);
 
   // the results table and charts
   const start = startNote(methods, shared);
@@ -198,4 +220,68 @@ function fail(r: RunResult, bar: ProgressBar): number {
   bar.done();
   process.stderr.write(`stepwise compare: ${r.dir}: ${r.status}${r.message ? `: ${r.message}` : ""}\n`);
   return r.status === "interrupted" ? 130 : 1;
+}
+
+/**
+ * A run a resumed comparison keeps as it is: finished, from the same plan and overrides. (A
+ * resume of it would reopen its files; anything else goes to runPlan's resume, which continues
+ * an interrupted run and refuses one whose spec changed.)
+ */
+function finishedAlready(req: WorkerRequest): boolean {
+  try {
+    const info = JSON.parse(fs.readFileSync(path.join(req.dir, "run.json"), "utf8")) as RunInfo;
+    const plan = JSON.parse(fs.readFileSync(path.join(req.dir, "plan.json"), "utf8")) as ExperimentPlan;
+    return info.status === "finished" && JSON.stringify(plan) === JSON.stringify(req.plan) && info.options?.iterations === req.iterations;
+  } catch {
+    return false;
+  }
+}
+
+type JobRunner = (req: WorkerRequest, onEvent: (e: RunEvent) => void) => Promise<RunResult>;
+
+/** `--jobs 1`: the runs one after another in this process. */
+function inProcessRunner(signal: AbortSignal): JobRunner {
+  return (req, onEvent) =>
+    runPlan(req.plan, {
+      dir: req.dir,
+      resume: req.resume,
+      overwrite: !req.resume,
+      iterations: req.iterations,
+      backend: req.backend as "wasm" | undefined,
+      signal,
+      specText: req.specText,
+      specFile: req.specFile,
+      onEvent,
+    });
+}
+
+/**
+ * `--jobs N`: each run in a child process (compare-worker), the machine's cores shared between
+ * them for the BLAS (STEPWISE_THREADS). A run's numbers do not depend on N: every random draw
+ * derives from (seed, stage, step), and the BLAS splits its products by rows, not by the sum.
+ */
+function forkedRunner(jobs: number, signal: AbortSignal): JobRunner {
+  const here = fileURLToPath(import.meta.url);
+  const worker = path.join(path.dirname(here), `compare-worker${path.extname(here)}`);
+  const threads = String(Math.max(1, Math.floor(os.availableParallelism() / jobs)));
+  return (req, onEvent) =>
+    new Promise<RunResult>((resolve) => {
+      const child = fork(worker, [], { env: { ...process.env, STEPWISE_THREADS: process.env.STEPWISE_THREADS ?? threads }, stdio: ["ignore", "ignore", "pipe", "ipc"] });
+      let stderr = "";
+      child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+      let result: RunResult | undefined;
+      child.on("message", (raw) => {
+        const m = raw as WorkerMessage;
+        if (m.type === "event") onEvent({ type: "iteration", row: { stage: "rl", time: 0, [METRIC.accuracy]: m.accuracy, [METRIC.meanTokens]: m.tokens } as MetricsRow });
+        else result = { ...m.result, evals: [] };
+      });
+      // Ctrl-C reaches the children with this process; an abort from elsewhere is passed on
+      const stop = (): void => void child.kill("SIGINT");
+      signal.addEventListener("abort", stop, { once: true });
+      child.on("exit", (code, sig) => {
+        signal.removeEventListener("abort", stop);
+        resolve(result ?? { dir: req.dir, status: "failed", message: `the run's process ended (${sig ?? `exit ${code}`}) before it reported${stderr ? `: ${stderr.trim()}` : ""}`, evals: [], backend: "" });
+      });
+      child.send(req);
+    });
 }

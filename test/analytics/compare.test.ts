@@ -101,7 +101,7 @@ test("compareRuns: mean and 95% interval per method, paired differences against 
   assert.equal(runs[3]!.credit_gap_redundant, 0); // −2 and +2
   assert.equal(runs[4]!.credit_auc_redundant, 1);
   assert.equal(runs[4]!.credit_gap_redundant, -2);
-  assert.deepEqual(table.array("method"), ["start", "grpo", "sspo"]);
+  assert.deepEqual(table.array("method"), ["warm start", "grpo", "sspo"]);
   assert.deepEqual(table.array("seeds"), [3, 3, 3]);
   assert.deepEqual(table.array("seed_list"), ["1 2 3", "1 2 3", "1 2 3"]);
   const [st, g, s] = table.objects() as Record<string, number>[];

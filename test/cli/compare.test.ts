@@ -42,7 +42,7 @@ test("stepwise compare: two methods × two seeds from one warm start per seed; t
   for (const f of ["accuracy", "mean_tokens", "redundant_fraction", "credit_auc_redundant", "credit_auc_slip", "credit_gap_redundant"]) {
     assert.ok(head.includes(`${f}_mean`) && head.includes(`${f}_ci95`), `${f}_mean and ${f}_ci95 columns`);
   }
-  assert.match(csv[1]!, /^start,2,4 5,/);
+  assert.match(csv[1]!, /^warm start,2,4 5,/);
   assert.match(csv[2]!, /^grpo,2,4 5,/);
   assert.match(csv[3]!, /^spro,2,4 5,/);
   const cell = (row: string, col: string) => row.split(",")[head.indexOf(col)];
@@ -58,4 +58,38 @@ test("stepwise compare: two methods × two seeds from one warm start per seed; t
     assert.ok(pngSize(fs.readFileSync(path.join(root, `${chart}.png`))).width > 100, chart);
     assert.ok(fs.existsSync(path.join(root, `${chart}.svg`)), chart);
   }
+});
+
+test("stepwise compare --jobs 2: runs in child processes write the same table as one process; killed runs continue with --resume", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stepwise-compare-jobs-"));
+  const a = path.join(dir, "a.sw");
+  const b = path.join(dir, "b.sw");
+  fs.writeFileSync(a, `experiment "a"\n${WORLD}use grpo\n`);
+  fs.writeFileSync(b, `experiment "b"\n${WORLD}reward correct = outcome\nuse spro(beta = 0.05)\n`);
+  // the figures of a results.csv without the wall time (the one column that differs between runs)
+  const figures = (root: string): string[][] => {
+    const rows = fs.readFileSync(path.join(root, "results.csv"), "utf8").trim().split("\n").map((l) => l.split(","));
+    const keep = rows[0]!.map((h, i) => (h.startsWith("wall_time") ? -1 : i)).filter((i) => i >= 0);
+    return rows.map((r) => keep.map((i) => r[i]!));
+  };
+  assert.equal(await compareCommand([a, b], { seeds: 1, out: path.join(dir, "one"), name: "x" }), 0);
+  const one = figures(path.join(dir, "one", "compare-x"));
+
+  // every run's process dies at its first rollouts file (the warm start has none and finishes)
+  process.env.STEPWISE_FAULT = "rollouts:1";
+  try {
+    assert.equal(await compareCommand([a, b], { seeds: 1, out: path.join(dir, "two"), name: "x", jobs: 2 }), 1, "a killed run fails the comparison");
+  } finally {
+    delete process.env.STEPWISE_FAULT;
+  }
+  const root = path.join(dir, "two", "compare-x");
+  assert.ok(!fs.existsSync(path.join(root, "results.csv")), "no table from unfinished runs");
+  const warmLog = path.join(root, "warmstart", "seed-4", "metrics.jsonl");
+  const warmBefore = fs.readFileSync(warmLog, "utf8");
+  const warmMtime = fs.statSync(warmLog).mtimeMs;
+  assert.equal(await compareCommand([a, b], { seeds: 1, out: path.join(dir, "two"), name: "x", jobs: 2, resume: true }), 0);
+  assert.equal(fs.statSync(warmLog).mtimeMs, warmMtime, "the finished warm start is kept, not rerun");
+  assert.equal(fs.readFileSync(warmLog, "utf8"), warmBefore);
+  assert.deepEqual(figures(root), one, "same figures from two processes after a kill and a resume as from one process");
+  for (const m of ["grpo", "spro"]) assert.equal(JSON.parse(fs.readFileSync(path.join(root, m, "seed-4", "run.json"), "utf8")).status, "finished");
 });
