@@ -132,6 +132,7 @@ export const COMMANDS: Command[] = [
       baseline: { value: "NAME", help: "the method the others are paired against (default: the first spec's)" },
       jobs: { value: "N", help: "runs at once, each in a process of its own, the cores shared between them (default 1); the numbers do not depend on it" },
       resume: { help: "continue an interrupted comparison: finished runs are kept, interrupted ones resume from their checkpoints" },
+      results: { value: "DIR", help: "also copy the table and charts (not the runs) to DIR, e.g. to commit them" },
     },
     async run({ positionals, flags: f }) {
       const { compareCommand } = await import("./compare-command.js");
@@ -144,6 +145,7 @@ export const COMMANDS: Command[] = [
         baseline: strFlag(f.baseline),
         jobs: intFlag(f.jobs, "jobs"),
         resume: f.resume === true,
+        results: strFlag(f.results),
       });
     },
   },

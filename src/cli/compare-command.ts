@@ -1,6 +1,6 @@
 /**
  * `stepwise compare SPEC... [--seeds N] [--baseline NAME] [--name NAME] [--out DIR] [--iterations N]
- * [--backend B] [--jobs N] [--resume]`: runs several methods on the same seeds, from the same starting checkpoint, with
+ * [--backend B] [--jobs N] [--resume] [--results DIR]`: runs several methods on the same seeds, from the same starting checkpoint, with
  * the same sampling budget, and writes under <out>/compare-<name>/ a results table (results.csv,
  * results.md: mean and 95% interval over seeds, paired differences against the baseline) and
  * charts (held-out evaluation curves, credit AUC, advantage by step label, training batches).
@@ -48,6 +48,8 @@ export interface CompareOptions {
   jobs?: number;
   /** continue the comparison in its folder: finished runs are kept, interrupted ones resume */
   resume?: boolean;
+  /** also copy the table and the charts (not the run directories) to this folder, to commit them */
+  results?: string;
 }
 
 interface Method {
@@ -175,7 +177,7 @@ export async function compareCommand(specs: string[], opts: CompareOptions): Pro
   const startDirs = start.common ? dirs.filter((_, i) => names[i] === baseline) : [];
   const result = await compareRuns(dirs, names, { baseline, start: startDirs.length ? { dirs: startDirs, note: start.text } : undefined });
   fs.writeFileSync(path.join(root, "results.csv"), result.csv);
-  const command = `stepwise compare ${specs.join(" ")} --seeds ${seeds.length}${opts.baseline ? ` --baseline ${opts.baseline}` : ""}${opts.iterations ? ` --iterations ${opts.iterations}` : ""}${opts.name ? ` --name ${opts.name}` : ""}`;
+  const command = `stepwise compare ${specs.join(" ")} --seeds ${seeds.length}${opts.baseline ? ` --baseline ${opts.baseline}` : ""}${opts.iterations ? ` --iterations ${opts.iterations}` : ""}${opts.name ? ` --name ${opts.name}` : ""}${opts.jobs && opts.jobs > 1 ? ` --jobs ${opts.jobs}` : ""}`;
   const header = `# Comparison ${name}\n\nMethods: ${methods.map((m) => m.name).join(", ")} (baseline ${baseline}); seeds ${seeds.join(", ")}, the same for every method; ${start.text}.\nCommand: ${command}\n\n`;
   fs.writeFileSync(path.join(root, "results.md"), header + result.markdown);
   const runs: MethodRun[] = [];
@@ -195,7 +197,12 @@ export async function compareCommand(specs: string[], opts: CompareOptions): Pro
     fs.writeFileSync(path.join(root, `${file}.svg`), svg);
     fs.writeFileSync(path.join(root, `${file}.png`), svgToPNG(svg));
   }
-  process.stdout.write(`\n${result.markdown}\nwritten: ${root}/results.{csv,md}, ${Object.keys(charts).map((c) => `${c}.png`).join(", ")}\n`);
+  const written = ["results.csv", "results.md", ...Object.keys(charts).map((c) => `${c}.png`)];
+  if (opts.results) {
+    fs.mkdirSync(opts.results, { recursive: true });
+    for (const f of written) fs.copyFileSync(path.join(root, f), path.join(opts.results, f));
+  }
+  process.stdout.write(`\n${result.markdown}\nwritten: ${root}/results.{csv,md}, ${Object.keys(charts).map((c) => `${c}.png`).join(", ")}${opts.results ? `; copied to ${opts.results}` : ""}\n`);
   return 0;
 }
 

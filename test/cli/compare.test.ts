@@ -87,7 +87,8 @@ test("stepwise compare --jobs 2: runs in child processes write the same table as
   const warmLog = path.join(root, "warmstart", "seed-4", "metrics.jsonl");
   const warmBefore = fs.readFileSync(warmLog, "utf8");
   const warmMtime = fs.statSync(warmLog).mtimeMs;
-  assert.equal(await compareCommand([a, b], { seeds: 1, out: path.join(dir, "two"), name: "x", jobs: 2, resume: true }), 0);
+  assert.equal(await compareCommand([a, b], { seeds: 1, out: path.join(dir, "two"), name: "x", jobs: 2, resume: true, results: path.join(dir, "committed") }), 0);
+  for (const f of ["results.csv", "results.md", "eval-curves.png"]) assert.deepEqual(fs.readFileSync(path.join(dir, "committed", f)), fs.readFileSync(path.join(root, f)), `--results copies ${f}`);
   assert.equal(fs.statSync(warmLog).mtimeMs, warmMtime, "the finished warm start is kept, not rerun");
   assert.equal(fs.readFileSync(warmLog, "utf8"), warmBefore);
   assert.deepEqual(figures(root), one, "same figures from two processes after a kill and a resume as from one process");
