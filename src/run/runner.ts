@@ -32,7 +32,7 @@ import { currentAbortSignal } from "./interrupt.js";
 import { buildFromPlan, missingForRun, type Built } from "./build.js";
 import { holdsRun, removeRunFiles, runDirFor } from "./run-dir.js";
 import type { Stage } from "./stage.js";
-import { createStage } from "./stages/index.js";
+import { createStage, sftProblemOffsets } from "./stages/index.js";
 import { RunStore, type RunPosition } from "./store.js";
 import type { MetricsRow, RunEvent, RunInfo, RunOverrides } from "./types.js";
 
@@ -198,7 +198,8 @@ export async function runPlan(planIn: ExperimentPlan, opts: RunOptions = {}): Pr
     for (const w of built.warnings ?? []) emit({ type: "warning", message: w });
     const ctx: TrainContext = { model: built.model, tokenizer: built.tokenizer, task: built.task, segmentation: plan.steps };
     resources.ctx = ctx;
-    const stages: Stage[] = plan.train.map((p, i) => createStage(p, i, overrides.iterations));
+    const firstProblems = sftProblemOffsets(plan.train);
+    const stages: Stage[] = plan.train.map((p, i) => createStage(p, i, overrides.iterations, firstProblems[i]));
     let optimizer = new AdamW(ctx.model.params);
     resources.optimizer = optimizer;
     let position: RunPosition = { stageIndex: 0, done: 0 };

@@ -16,6 +16,8 @@ export class SftStage implements Stage {
   constructor(
     readonly index: number,
     readonly plan: SftPlan,
+    /** the index of this stage's first training problem (after earlier SFT stages' draws) */
+    readonly firstProblem = 0,
   ) {
     this.total = plan.steps;
     this.schedule = sftSchedule(plan);
@@ -26,7 +28,7 @@ export class SftStage implements Stage {
   }
 
   async run(env: StageEnv, step: number): Promise<StageStep> {
-    const problems = env.ctx.task.train(this.plan.batch, step * this.plan.batch);
+    const problems = env.ctx.task.train(this.plan.batch, this.firstProblem + step * this.plan.batch);
     return this.update(env, step, sftRows(env.ctx, problems));
   }
 
