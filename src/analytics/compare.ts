@@ -86,6 +86,11 @@ export interface CompareResult {
   table: ColumnTable;
   /** per method and figure: the paired difference against the baseline */
   differences: Record<string, Partial<Record<Figure, PairedDifference>>>;
+  /**
+   * per method, for the held-out figures: the paired difference against the start row (the
+   * method's final evaluation − its starting model's, seed by seed); empty without a start row
+   */
+  fromStart: Record<string, Partial<Record<Figure, PairedDifference>>>;
   csv: string;
   markdown: string;
 }
@@ -171,6 +176,15 @@ export function compareSummaries(runs: RunSummary[], options: CompareOptions & {
     const mine = runs.filter((r) => r.method === m);
     differences[m] = Object.fromEntries(COMPARE_COLUMNS.map(({ key }) => [key, pairedDifference(bySeed(mine, key), bySeed(baseRuns, key))]));
   }
+  // what each method did to its starting model: final − first evaluation, seed by seed
+  const fromStart: CompareResult["fromStart"] = {};
+  const evalKeys = COMPARE_COLUMNS.filter((c) => c.group === "eval").map((c) => c.key);
+  if (start.length) {
+    for (const m of methods) {
+      const mine = runs.filter((r) => r.method === m);
+      fromStart[m] = Object.fromEntries(evalKeys.map((key) => [key, pairedDifference(bySeed(mine, key), bySeed(start, key))]));
+    }
+  }
   const cols: Record<string, unknown[]> = {
     method: rows.map((r) => r.method),
     seeds: rows.map((r) => r.runs.length),
@@ -185,8 +199,14 @@ export function compareSummaries(runs: RunSummary[], options: CompareOptions & {
     cols[`${key}_diff`] = rows.map((r) => differences[r.method]?.[key]?.mean ?? NaN);
     cols[`${key}_diff_ci95`] = rows.map((r) => differences[r.method]?.[key]?.ci95 ?? NaN);
   }
+  if (start.length) {
+    for (const key of evalKeys) {
+      cols[`${key}_vs_start`] = rows.map((r) => fromStart[r.method]?.[key]?.mean ?? NaN);
+      cols[`${key}_vs_start_ci95`] = rows.map((r) => fromStart[r.method]?.[key]?.ci95 ?? NaN);
+    }
+  }
   const table = aq.table(cols);
-  return { runs, baseline, table, differences, csv: toCsv(table), markdown: toMarkdown(table, baseline, differences, options.start?.note) };
+  return { runs, baseline, table, differences, fromStart, csv: toCsv(table), markdown: toMarkdown(table, baseline, differences, fromStart, options.start?.note) };
 }
 
 /**
@@ -240,7 +260,7 @@ function mdTable(head: string[], body: string[][]): string[] {
   return [`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i === 0 ? ":--" : i === 1 ? ":--" : "--:")).join("|")}|`, ...body.map((c) => `| ${c.join(" | ")} |`)];
 }
 
-function toMarkdown(t: ColumnTable, baseline: string, differences: CompareResult["differences"], startNote?: string): string {
+function toMarkdown(t: ColumnTable, baseline: string, differences: CompareResult["differences"], fromStart: CompareResult["fromStart"], startNote?: string): string {
   const rows = t.objects() as Record<string, unknown>[];
   const seedCell = (r: Record<string, unknown>) => String(r.seed_list).split(" ").join(", ");
   const out: string[] = [
@@ -262,6 +282,16 @@ function toMarkdown(t: ColumnTable, baseline: string, differences: CompareResult
     out.push(...mdTable(["method", "seeds", ...cols.map((c) => c.heading)], others.map((m) => {
       const seeds = Object.values(differences[m]!).reduce<number[]>((a, d) => (d && d.seeds.length > a.length ? d.seeds : a), []);
       return [m, seeds.join(", "), ...cols.map((c) => formatDifference(differences[m]![c.key], c.digits))];
+    })));
+  }
+  const started = Object.keys(fromStart);
+  if (started.length > 0) {
+    const cols = COMPARE_COLUMNS.filter((c) => c.group === "eval");
+    out.push("", `### Change from the ${START_ROW} (method − ${START_ROW} on the same seeds)`, "");
+    out.push("Bold: the 95% interval of the change excludes 0.", "");
+    out.push(...mdTable(["method", "seeds", ...cols.map((c) => c.heading)], started.map((m) => {
+      const seeds = Object.values(fromStart[m]!).reduce<number[]>((a, d) => (d && d.seeds.length > a.length ? d.seeds : a), []);
+      return [m, seeds.join(", "), ...cols.map((c) => formatDifference(fromStart[m]![c.key], c.digits))];
     })));
   }
   return out.join("\n") + "\n";

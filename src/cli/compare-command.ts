@@ -212,9 +212,11 @@ export async function compareCommand(specs: string[], opts: CompareOptions): Pro
  */
 function startNote(methods: Method[], shared: boolean): { text: string; common: boolean } {
   if (shared) return { text: "one shared warm start per seed", common: true };
-  const models = new Set(methods.map((m) => JSON.stringify(m.plan.model)));
+  // one checkpoint, however each spec spells its path (relative to the spec's own folder)
+  const where = (m: Method): string => JSON.stringify(m.plan.model?.kind === "load" ? path.resolve(path.dirname(m.file), m.plan.model.path) : m.plan.model);
+  const models = new Set(methods.map(where));
   const first = methods[0]!.plan.model;
-  if (models.size === 1 && first?.kind === "load") return { text: `every method starts from the same checkpoint (${first.path})`, common: true };
+  if (models.size === 1 && first?.kind === "load") return { text: `every method starts from the same checkpoint (${path.relative(process.cwd(), path.resolve(path.dirname(methods[0]!.file), first.path))})`, common: true };
   return { text: "each spec run whole", common: false };
 }
 
@@ -238,7 +240,10 @@ function finishedAlready(req: WorkerRequest): boolean {
   try {
     const info = JSON.parse(fs.readFileSync(path.join(req.dir, "run.json"), "utf8")) as RunInfo;
     const plan = JSON.parse(fs.readFileSync(path.join(req.dir, "plan.json"), "utf8")) as ExperimentPlan;
-    return info.status === "finished" && JSON.stringify(plan) === JSON.stringify(req.plan) && info.options?.iterations === req.iterations;
+    // the same checkpoint counts as the same model however the spec spells its path (a spec moved to another folder)
+    const model = (p: ExperimentPlan, dir: string | undefined) => (p.model?.kind === "load" && dir ? { ...p.model, path: path.resolve(dir, p.model.path) } : p.model);
+    const same = (p: ExperimentPlan, dir: string | undefined) => JSON.stringify({ ...p, model: model(p, dir) });
+    return info.status === "finished" && same(plan, info.specDir) === same(req.plan, path.dirname(path.resolve(req.specFile))) && info.options?.iterations === req.iterations;
   } catch {
     return false;
   }

@@ -123,10 +123,22 @@ test("compareRuns: mean and 95% interval per method, paired differences against 
   const lines = csv.trim().split("\n");
   assert.match(lines[0]!, /^method,seeds,seed_list,accuracy_mean,accuracy_ci95,mean_tokens_mean,mean_tokens_ci95,mean_steps_mean,mean_steps_ci95,redundant_fraction_mean,redundant_fraction_ci95,credit_auc_redundant_mean,credit_auc_redundant_ci95,credit_auc_slip_mean/);
   assert.match(lines[0]!, /,accuracy_diff,accuracy_diff_ci95,/);
-  assert.match(lines[1]!, /^start,3,1 2 3,0\.25,0,40,0,/);
+  assert.match(lines[1]!, /^warm start,3,1 2 3,0\.25,0,40,0,/);
   assert.match(markdown, /95% confidence interval over seeds \(Student t/);
   assert.match(markdown, /\| grpo \| 1, 2, 3 \| 0\.600 ± 0\.248 \| 32\.0 ± 5\.0 \| 4\.67 ± 1\.43 \| 0\.200 ± 0\.248 \|/);
-  assert.match(markdown, /\| start \| 1, 2, 3 \| 0\.250 ± 0\.000 \|/);
+  assert.match(markdown, /\| warm start \| 1, 2, 3 \| 0\.250 ± 0\.000 \|/);
+  // the change from the warm start, seed by seed: grpo {0.5, 0.6, 0.7} − 0.25 → mean 0.35, s 0.1; tokens {30, 34, 32} − 40 → −8
+  const { fromStart } = await compareRuns([...grpo, ...sspo], ["grpo", "grpo", "grpo", "sspo", "sspo", "sspo"], { start: { dirs: grpo } });
+  close(fromStart.grpo!.accuracy!.mean, 0.35);
+  close(fromStart.grpo!.accuracy!.ci95, (T2 * 0.1) / Math.sqrt(3));
+  close(fromStart.grpo!.mean_tokens!.mean, -8);
+  close(fromStart.sspo!.accuracy!.mean, (0.45 + 0.55 + 0.67) / 3);
+  close(g!.accuracy_vs_start!, 0.35);
+  assert.ok(Number.isNaN(st!.accuracy_vs_start!), "no change for the warm start row itself");
+  assert.match(lines[0]!, /,accuracy_vs_start,accuracy_vs_start_ci95,/);
+  assert.match(markdown, /### Change from the warm start \(method − warm start on the same seeds\)/);
+  assert.match(markdown, /\| grpo \| 1, 2, 3 \| \*\*\+0\.350 ± 0\.248\*\* \| \*\*−8\.0 ± 5\.0\*\* \|/);
+  assert.deepEqual((await compareRuns(grpo, ["grpo", "grpo", "grpo"])).fromStart, {}, "no start row, no change from it");
   assert.match(markdown, /checkpoint x/);
   assert.match(markdown, /### Paired difference against grpo/);
   assert.match(markdown, /\| sspo \| 1, 2, 3 \| \*\*\+0\.207 ± 0\.029\*\* \| \*\*−11\.0 ± 2\.5\*\* \|/);

@@ -28,7 +28,7 @@ const arms = files.map((file) => {
 const armStage = (p: ExperimentPlan): StagePlan => p.train.find((s) => s.kind === "rl" || s.kind === "step_dpo")!;
 
 test("every arena arm compiles clean (but for the warm start checkpoint npm run warmstart:hard makes)", () => {
-  assert.ok(arms.length >= 12, `${arms.length} arms`);
+  assert.ok(arms.length >= 11, `${arms.length} arms`);
   for (const f of files) {
     const { diagnostics } = compile(fs.readFileSync(path.join(ARENA, f), "utf8"), { file: f, purpose: "run" });
     for (const d of diagnostics) assert.match(d.message, /model path .*arith-hard-sft.* does not exist/, `${f}:${d.line} ${d.message}`);
@@ -40,7 +40,8 @@ test("the arms cover the arena's methods, with the papers' settings", () => {
   for (const m of ["grpo", "dr_grpo", "sspo", "pure", "gspo", "vineppo"]) assert.equal(by(m).length, 1, m);
   const vine = by("vineppo")[0]!.plan.sampler as { valueRollouts?: number };
   assert.ok((vine.valueRollouts ?? 0) > 0, "VinePPO samples its Monte Carlo step values");
-  assert.deepEqual(by("spro").map((a) => a.plan.method!.args.beta).sort(), [0.05, 0.2]);
+  // SPRO at the paper's beta 0.05, which the sweep (examples/arena/spro-sweep/results) also found best
+  assert.deepEqual(by("spro").map((a) => a.plan.method!.args.beta), [0.05]);
   const stepDpo = by("step_dpo");
   assert.equal(stepDpo.length, 1);
   assert.deepEqual(stepDpo[0]!.plan.objective, { kind: "step_dpo", beta: 0.4, gamma: 0, marginSign: 1, margin: 0, threshold: 0.5 });
@@ -68,7 +69,7 @@ test("the arms share one budget: seed, warm start, world, evaluation, prompts an
   }
   const rl = arms.filter((a) => armStage(a.plan).kind === "rl");
   const tree = arms.filter((a) => armStage(a.plan).kind === "step_dpo");
-  assert.ok(rl.length >= 8 && tree.length >= 4);
+  assert.ok(rl.length >= 7 && tree.length >= 4);
   const r0 = armStage(rl[0]!.plan) as Extract<StagePlan, { kind: "rl" }>;
   for (const { file, plan } of rl) assert.deepEqual(armStage(plan), r0, file);
   for (const { file, plan } of tree) {
