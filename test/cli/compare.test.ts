@@ -18,12 +18,18 @@ sampler standard { temperature 1.0, max_tokens 40 }
 train { sft { steps 1, lr 1e-6, batch 2 } rl { iterations 1, prompts 3, group 4, lr 1e-4 } }
 `;
 
-test("stepwise compare: two methods × two seeds from one warm start per seed; table with intervals, paired differences and charts written", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stepwise-compare-"));
+/** Two specs in `dir` on WORLD: GRPO (a.sw) and SPRO (b.sw). */
+function twoSpecs(dir: string): [string, string] {
   const a = path.join(dir, "a.sw");
   const b = path.join(dir, "b.sw");
   fs.writeFileSync(a, `experiment "a"\n${WORLD}use grpo\n`);
   fs.writeFileSync(b, `experiment "b"\n${WORLD}reward correct = outcome\nuse spro(beta = 0.05)\n`);
+  return [a, b];
+}
+
+test("stepwise compare: two methods × two seeds from one warm start per seed; table with intervals, paired differences and charts written", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stepwise-compare-"));
+  const [a, b] = twoSpecs(dir);
   assert.equal(await compareCommand([a, b], { seeds: 2, out: dir, baseline: "nope" }), 2, "an unknown baseline stops before running");
   const code = await compareCommand([a, b], { seeds: 2, out: dir, baseline: "spro" });
   assert.equal(code, 0);
@@ -62,10 +68,7 @@ test("stepwise compare: two methods × two seeds from one warm start per seed; t
 
 test("stepwise compare --jobs 2: runs in child processes write the same table as one process; killed runs continue with --resume", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stepwise-compare-jobs-"));
-  const a = path.join(dir, "a.sw");
-  const b = path.join(dir, "b.sw");
-  fs.writeFileSync(a, `experiment "a"\n${WORLD}use grpo\n`);
-  fs.writeFileSync(b, `experiment "b"\n${WORLD}reward correct = outcome\nuse spro(beta = 0.05)\n`);
+  const [a, b] = twoSpecs(dir);
   // the figures of a results.csv without the wall time (the one column that differs between runs)
   const figures = (root: string): string[][] => {
     const rows = fs.readFileSync(path.join(root, "results.csv"), "utf8").trim().split("\n").map((l) => l.split(","));
