@@ -28,10 +28,11 @@ import {
 } from "../analytics/compare-charts.js";
 import { chartToSVG, svgToPNG } from "../analytics/render.js";
 import { loadRun } from "../analytics/tables.js";
-import { runPlan, type RunResult } from "../run/runner.js";
-import type { MetricsRow, RunEvent, RunInfo } from "../run/types.js";
+import type { RunResult } from "../run/runner.js";
+import type { RunEvent, RunInfo } from "../run/types.js";
 import { METRIC } from "../run/types.js";
-import type { WorkerMessage, WorkerRequest } from "./compare-worker.js";
+import { runJobRequest, type JobRequest } from "./compare-job.js";
+import type { WorkerMessage } from "./compare-worker.js";
 import { ProgressBar } from "./progress.js";
 import { compileSpecFile } from "./spec.js";
 
@@ -113,7 +114,7 @@ export async function compareCommand(specs: string[], opts: CompareOptions): Pro
   // the runs, in order: per seed its warm start (when shared), then every method from it
   interface Job {
     label: string;
-    req: WorkerRequest;
+    req: JobRequest;
     after?: Job;
     method?: string;
   }
@@ -213,10 +214,9 @@ export async function compareCommand(specs: string[], opts: CompareOptions): Pro
 function startNote(methods: Method[], shared: boolean): { text: string; common: boolean } {
   if (shared) return { text: "one shared warm start per seed", common: true };
   // one checkpoint, however each spec spells its path (relative to the spec's own folder)
-  const where = (m: Method): string => JSON.stringify(m.plan.model?.kind === "load" ? path.resolve(path.dirname(m.file), m.plan.model.path) : m.plan.model);
-  const models = new Set(methods.map(where));
-  const first = methods[0]!.plan.model;
-  if (models.size === 1 && first?.kind === "load") return { text: `every method starts from the same checkpoint (${path.relative(process.cwd(), path.resolve(path.dirname(methods[0]!.file), first.path))})`, common: true };
+  const checkpoint = (m: Method): string | undefined => (m.plan.model?.kind === "load" ? path.resolve(path.dirname(m.file), m.plan.model.path) : undefined);
+  const first = checkpoint(methods[0]!);
+  if (first && methods.every((m) => checkpoint(m) === first)) return { text: `every method starts from the same checkpoint (${path.relative(process.cwd(), first)})`, common: true };
   return { text: "each spec run whole", common: false };
 }
 
@@ -236,7 +236,7 @@ function fail(r: RunResult, bar: ProgressBar): number {
  * resume of it would reopen its files; anything else goes to runPlan's resume, which continues
  * an interrupted run and refuses one whose spec changed.)
  */
-function finishedAlready(req: WorkerRequest): boolean {
+function finishedAlready(req: JobRequest): boolean {
   try {
     const info = JSON.parse(fs.readFileSync(path.join(req.dir, "run.json"), "utf8")) as RunInfo;
     const plan = JSON.parse(fs.readFileSync(path.join(req.dir, "plan.json"), "utf8")) as ExperimentPlan;
@@ -249,22 +249,11 @@ function finishedAlready(req: WorkerRequest): boolean {
   }
 }
 
-type JobRunner = (req: WorkerRequest, onEvent: (e: RunEvent) => void) => Promise<RunResult>;
+type JobRunner = (req: JobRequest, onEvent: (e: RunEvent) => void) => Promise<RunResult>;
 
 /** `--jobs 1`: the runs one after another in this process. */
 function inProcessRunner(signal: AbortSignal): JobRunner {
-  return (req, onEvent) =>
-    runPlan(req.plan, {
-      dir: req.dir,
-      resume: req.resume,
-      overwrite: !req.resume,
-      iterations: req.iterations,
-      backend: req.backend as "wasm" | undefined,
-      signal,
-      specText: req.specText,
-      specFile: req.specFile,
-      onEvent,
-    });
+  return (req, onEvent) => runJobRequest(req, signal, onEvent);
 }
 
 /**
@@ -284,7 +273,7 @@ function forkedRunner(jobs: number, signal: AbortSignal): JobRunner {
       let result: RunResult | undefined;
       child.on("message", (raw) => {
         const m = raw as WorkerMessage;
-        if (m.type === "event") onEvent({ type: "iteration", row: { stage: "rl", time: 0, [METRIC.accuracy]: m.accuracy, [METRIC.meanTokens]: m.tokens } as MetricsRow });
+        if (m.type === "iteration") onEvent({ type: "iteration", row: m.row });
         else result = { ...m.result, evals: [] };
       });
       // Ctrl-C reaches the children with this process; an abort from elsewhere is passed on

@@ -8,7 +8,7 @@ import { createArithmeticTask } from "../task/arithmetic.js";
 import { formatWorldOverlap, worldOverlap } from "../task/arithmetic-overlap.js";
 import { compileSpecFile } from "./spec.js";
 
-/** Problems the spec's SFT stages read (the runner's SFT draws train(batch, step × batch)). */
+/** Worked solutions the spec's SFT stages read (steps × batch each, consecutive draws: src/run/stages/index.ts sftProblemOffsets). */
 export function sftDraws(plan: ExperimentPlan): number {
   return plan.train.reduce((a, s) => a + (s.kind === "sft" && !s.onlyCorrect ? s.steps * s.batch : 0), 0);
 }

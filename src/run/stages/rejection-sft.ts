@@ -8,7 +8,6 @@ import { SftStage } from "./sft.js";
 
 export class RejectionSftStage extends SftStage {
   override async run(env: StageEnv, step: number): Promise<StageStep> {
-    const problems = env.ctx.task.train(this.plan.batch, this.firstProblem + step * this.plan.batch);
-    return this.update(env, step, await sampleCorrectSolutions(env.ctx, problems, env.seed, env.plan));
+    return this.update(env, step, await sampleCorrectSolutions(env.ctx, this.problems(env, step), env.seed, env.plan));
   }
 }

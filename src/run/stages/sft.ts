@@ -28,8 +28,12 @@ export class SftStage implements Stage {
   }
 
   async run(env: StageEnv, step: number): Promise<StageStep> {
-    const problems = env.ctx.task.train(this.plan.batch, this.firstProblem + step * this.plan.batch);
-    return this.update(env, step, sftRows(env.ctx, problems));
+    return this.update(env, step, sftRows(env.ctx, this.problems(env, step)));
+  }
+
+  /** The training problems of a step: the next `batch` after the ones earlier steps and stages drew. */
+  protected problems(env: StageEnv, step: number) {
+    return env.ctx.task.train(this.plan.batch, this.firstProblem + step * this.plan.batch);
   }
 
   protected update(env: StageEnv, step: number, rows: { prompts: number[][]; responses: number[][] }): StageStep {
