@@ -38,10 +38,14 @@ if (!cc) give_up("no C compiler (cc, gcc or clang): apt-get install build-essent
 
 mkdirSync(path.dirname(out), { recursive: true });
 const args = [
-  "-O3", "-fPIC", "-shared", "-std=c11", "-Wall", "-DNODE_GYP_MODULE_NAME=stepwise_native",
-  `-I${include}`, path.join(here, "stepwise_native.c"), "-o", out, "-ldl", "-lpthread",
+  "-O3", "-ffp-contract=fast", "-fPIC", "-shared", "-std=c11", "-Wall", "-DNODE_GYP_MODULE_NAME=stepwise_native",
+  `-I${include}`, path.join(here, "stepwise_native.c"), path.join(here, "kernels.c"), "-o", out, "-ldl", "-lpthread", "-lm",
   ...(process.platform === "darwin" ? ["-undefined", "dynamic_lookup"] : []),
 ];
-const r = spawnSync(cc, args, { encoding: "utf8" });
+// -march=native: the addon is built on the machine that runs it (npm install), so the kernels
+// may use its vector units; a compiler that refuses the flag builds for the baseline instead.
+// STEPWISE_NATIVE_PORTABLE=1 always builds for the baseline (an image built here, run elsewhere).
+let r = process.env.STEPWISE_NATIVE_PORTABLE === "1" ? { status: 1 } : spawnSync(cc, ["-march=native", ...args], { encoding: "utf8" });
+if (r.status !== 0) r = spawnSync(cc, args, { encoding: "utf8" });
 if (r.status !== 0) give_up(`${cc} failed: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(0, 3).join(" | ")}`);
 console.log(`stepwise: built ${path.relative(process.cwd(), out)} (${cc}, headers ${include})`);

@@ -23,18 +23,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include "common.h"
 
-enum { CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112 };
-typedef void (*sgemm_fn)(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
-                         const float *b, int ldb, float beta, float *c, int ldc);
-typedef void (*sgemv_fn)(int order, int trans, int m, int n, float alpha, const float *a, int lda, const float *x,
-                         int incx, float beta, float *y, int incy);
 typedef void (*set_threads_fn)(int);
 typedef int (*get_threads_fn)(void);
 typedef char *(*get_str_fn)(void);
 
-static sgemm_fn cblas_sgemm = NULL;
-static sgemv_fn cblas_sgemv = NULL;
+sgemm_fn cblas_sgemm = NULL;
+sgemv_fn cblas_sgemv = NULL;
 static set_threads_fn set_threads = NULL;
 static get_threads_fn get_threads = NULL;
 static get_str_fn get_corename = NULL, get_config = NULL;
@@ -52,9 +48,10 @@ static char lib_path[1024] = "";
  */
 #define SLICE_MACS (1 << 22)
 #define MIN_SPLIT_MACS (1 << 20)
+#define MIN_THREADED_GEMV (1 << 20)
 #define MAX_THREADS 64
 
-static int threads_wanted = 1; /* setThreads(n) */
+int threads_wanted = 1; /* setThreads(n) */
 static int blas_threads_now = -1; /* what the BLAS is set to now */
 
 #define CHECK(call)                                                                                \
@@ -116,18 +113,82 @@ static napi_value load(napi_env env, napi_callback_info info) {
 }
 
 /* A Float32Array argument: its data pointer and length in floats. */
-static int f32(napi_env env, napi_value v, float **data, size_t *len) {
+int arg_f32(napi_env env, napi_value v, float **data, size_t *len) {
   napi_typedarray_type type;
   void *p;
   napi_value buf;
   size_t off;
+  bool is;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
   if (napi_get_typedarray_info(env, v, &type, len, &p, &buf, &off) != napi_ok || type != napi_float32_array) return 0;
   *data = (float *)p;
   return 1;
 }
 
-static int i64(napi_env env, napi_value v, int64_t *out) {
+int arg_f32_or_null(napi_env env, napi_value v, float **data, size_t *len) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t == napi_null || t == napi_undefined) {
+    *data = NULL;
+    *len = 0;
+    return 1;
+  }
+  return arg_f32(env, v, data, len);
+}
+
+int arg_i32(napi_env env, napi_value v, int32_t **data, size_t *len) {
+  napi_typedarray_type type;
+  void *p;
+  napi_value buf;
+  size_t off;
+  bool is;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, &buf, &off) != napi_ok || type != napi_int32_array) return 0;
+  *data = (int32_t *)p;
+  return 1;
+}
+
+int arg_i64(napi_env env, napi_value v, int64_t *out) {
   return napi_get_value_int64(env, v, out) == napi_ok;
+}
+
+int arg_f64(napi_env env, napi_value v, double *out) {
+  return napi_get_value_double(env, v, out) == napi_ok;
+}
+
+typedef struct {
+  range_fn fn;
+  void *ctx;
+  int64_t from, to;
+} range_job;
+
+static void *range_thread(void *arg) {
+  range_job *j = (range_job *)arg;
+  j->fn(j->ctx, j->from, j->to);
+  return NULL;
+}
+
+void parallel_for(int64_t n, int64_t grain, range_fn fn, void *ctx) {
+  if (n <= 0) return;
+  if (grain < 1) grain = 1;
+  int64_t parts = n / grain;
+  if (parts > threads_wanted) parts = threads_wanted;
+  if (parts > MAX_THREADS) parts = MAX_THREADS;
+  if (parts <= 1) {
+    fn(ctx, 0, n);
+    return;
+  }
+  range_job jobs[MAX_THREADS];
+  pthread_t tid[MAX_THREADS];
+  int started = 0;
+  for (int p = 0; p < parts; p++) jobs[p] = (range_job){fn, ctx, n * p / parts, n * (p + 1) / parts};
+  for (int p = 1; p < parts; p++) {
+    if (pthread_create(&tid[p], NULL, range_thread, &jobs[p]) != 0) break;
+    started = p;
+  }
+  fn(ctx, jobs[0].from, jobs[0].to);
+  for (int p = started + 1; p < parts; p++) fn(ctx, jobs[p].from, jobs[p].to); /* threads that did not start: here */
+  for (int p = 1; p <= started; p++) pthread_join(tid[p], NULL);
 }
 
 /* C[m,n] = op(A) @ op(B) for one small product: plain loops (the compiler vectorises the inner one). */
@@ -147,7 +208,7 @@ static void small_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, const fl
   }
 }
 
-static void blas_threads(int n) {
+void blas_threads(int n) {
   if (set_threads && blas_threads_now != n) {
     set_threads(n);
     blas_threads_now = n;
@@ -183,9 +244,11 @@ static void run_slices(const job *j) {
   }
 }
 
-static void *run_slices_thread(void *arg) {
-  run_slices((const job *)arg);
-  return NULL;
+static void slices_range(void *ctx, int64_t from, int64_t to) {
+  job j = *(const job *)ctx;
+  j.from = from;
+  j.to = to;
+  run_slices(&j);
 }
 
 static napi_value sgemm(napi_env env, napi_callback_info info) {
@@ -199,9 +262,9 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
   float *a, *b, *c;
   size_t al, bl, cl;
   if (napi_get_value_bool(env, argv[0], &ta) != napi_ok || napi_get_value_bool(env, argv[1], &tb) != napi_ok ||
-      !i64(env, argv[2], &batch) || !i64(env, argv[3], &m) || !i64(env, argv[4], &n) || !i64(env, argv[5], &k) ||
-      !f32(env, argv[6], &a, &al) || !i64(env, argv[7], &as) || !f32(env, argv[8], &b, &bl) ||
-      !i64(env, argv[9], &bs) || !f32(env, argv[10], &c, &cl))
+      !arg_i64(env, argv[2], &batch) || !arg_i64(env, argv[3], &m) || !arg_i64(env, argv[4], &n) || !arg_i64(env, argv[5], &k) ||
+      !arg_f32(env, argv[6], &a, &al) || !arg_i64(env, argv[7], &as) || !arg_f32(env, argv[8], &b, &bl) ||
+      !arg_i64(env, argv[9], &bs) || !arg_f32(env, argv[10], &c, &cl))
     return throw_msg(env, "sgemm: argument types are (bool, bool, int x4, Float32Array, int, Float32Array, int, Float32Array)");
   if (batch < 0 || m < 0 || n < 0 || k < 0 || as < 0 || bs < 0 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX)
     return throw_msg(env, "sgemm: negative or too large sizes");
@@ -215,24 +278,13 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
   if (parts > 1 && macs < SLICE_MACS && macs * batch >= MIN_SPLIT_MACS) {
     /* 1) many small slices: our threads over the batch, one BLAS thread each */
     blas_threads(1);
-    job jobs[MAX_THREADS];
-    pthread_t tid[MAX_THREADS];
-    int started = 0;
-    for (int p = 0; p < parts; p++) {
-      jobs[p] = whole;
-      jobs[p].from = batch * p / parts;
-      jobs[p].to = batch * (p + 1) / parts;
-    }
-    for (int p = 1; p < parts; p++) {
-      if (pthread_create(&tid[p], NULL, run_slices_thread, &jobs[p]) != 0) break;
-      started = p;
-    }
-    run_slices(&jobs[0]);
-    for (int p = started + 1; p < parts; p++) run_slices(&jobs[p]); /* threads that did not start: here */
-    for (int p = 1; p <= started; p++) pthread_join(tid[p], NULL);
+    parallel_for(batch, 1, slices_range, &whole);
   } else {
-    /* 2) few or large products: the BLAS's own threads inside each */
-    blas_threads(threads_wanted);
+    /* 2) few or large products: the BLAS's own threads inside each, unless the whole call is
+       small (decoding's [64, 128] @ [128, 512]: waking the BLAS's workers costs more than they
+       save; sampling ran 15% faster on one thread, measured) */
+    const bool gemv = m == 1 && n * k >= MIN_THREADED_GEMV; /* bandwidth-bound: more cores read faster */
+    blas_threads(macs * batch < MIN_THREADED_MACS && !gemv ? 1 : threads_wanted);
     run_slices(&whole);
   }
   return NULL;
@@ -287,6 +339,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"info", NULL, info_js, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  if (kernels_register(env, exports) != napi_ok) return NULL;
   return exports;
 }
 

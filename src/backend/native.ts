@@ -22,8 +22,31 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The addon's exports (native/stepwise_native.c). */
-interface Addon {
+/**
+ * The fused kernels of native/kernels.c (the formulas are there). Arrays are views on the wasm
+ * heap; each call checks every array against the sizes it is given.
+ */
+export interface NativeKernels {
+  gelu(x: Float32Array, y: Float32Array): void;
+  geluGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  layerNorm(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number): void;
+  layerNormGrad(x: Float32Array, w: Float32Array, dy: Float32Array, mean: Float32Array, rstd: Float32Array, dx: Float32Array, dw: Float32Array, db: Float32Array, rows: number, cols: number): void;
+  rmsNorm(x: Float32Array, w: Float32Array, y: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number): void;
+  rmsNormGrad(x: Float32Array, w: Float32Array, dy: Float32Array, rstd: Float32Array, dx: Float32Array, dw: Float32Array, rows: number, cols: number): void;
+  gatherRows(table: Float32Array, ids: Int32Array, out: Float32Array, cols: number): void;
+  scatterAddRows(x: Float32Array, ids: Int32Array, out: Float32Array, cols: number): void;
+  /** q [B, T, H, hd]; k, v [B, Tc, KV, hd] of which the first Tp + T rows are used; keyMask [B, Tp + T] */
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array | null, o: Float32Array, lse: Float32Array,
+    B: number, T: number, Tc: number, H: number, KV: number, hd: number, Tp: number, scale: number): void;
+  attentionGrad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array | null, o: Float32Array, lse: Float32Array,
+    dO: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array,
+    B: number, T: number, Tc: number, H: number, KV: number, hd: number, Tp: number, scale: number): void;
+  /** y[n, out] = x[n, in] @ w[in, out] + b */
+  linear(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, n: number, inDim: number, out: number): void;
+}
+
+/** The addon's exports (native/stepwise_native.c, native/kernels.c). */
+interface Addon extends NativeKernels {
   load(paths: string[]): string | null;
   sgemm(transA: boolean, transB: boolean, batch: number, m: number, n: number, k: number,
     a: Float32Array, aStride: number, b: Float32Array, bStride: number, c: Float32Array): void;
@@ -39,6 +62,8 @@ export interface NativeBlas {
    */
   sgemm(transA: boolean, transB: boolean, batch: number, m: number, n: number, k: number,
     a: Float32Array, aStride: number, b: Float32Array, bStride: number, c: Float32Array): void;
+  /** the fused kernels (native/kernels.c), on the same threads */
+  kernels: NativeKernels;
   /** e.g. "OpenBLAS 0.3.21 (SkylakeX kernels, 2 threads)" */
   detail: string;
   threads: number;
@@ -51,6 +76,9 @@ export interface NativeStatus {
 }
 
 const ADDON = path.join("native", "build", "stepwise_native.node");
+/** every function NativeKernels names: an addon built before one was added is refused, not half used */
+const KERNELS: (keyof NativeKernels)[] = ["gelu", "geluGrad", "layerNorm", "layerNormGrad", "rmsNorm", "rmsNormGrad",
+  "gatherRows", "scatterAddRows", "attention", "attentionGrad", "linear"];
 
 let status: NativeStatus | null = null;
 /** products handed to the BLAS so far (tests check that a path really ran) */
@@ -118,6 +146,8 @@ function load(): NativeStatus {
   } catch (err) {
     return { blas: null, reason: `the native addon ${file} does not load: ${(err as Error).message.split("\n")[0]}` };
   }
+  const missing = KERNELS.filter((k) => typeof (addon as unknown as Record<string, unknown>)[k] !== "function");
+  if (missing.length) return { blas: null, reason: `the native addon ${file} is out of date (no ${missing.join(", ")}): npm run build:native` };
   if (process.env.OPENBLAS_CORETYPE === undefined) {
     const f = cpuFlags();
     if (f.has("avx512f")) process.env.OPENBLAS_CORETYPE = "SkylakeX";
@@ -137,6 +167,7 @@ function load(): NativeStatus {
   return {
     blas: {
       sgemm: (...args) => { calls++; addon.sgemm(...args); },
+      kernels: addon,
       detail: `${version} (${info.corename ? `${info.corename} kernels, ` : ""}${actual} thread${actual === 1 ? "" : "s"})`,
       threads: actual,
     },
@@ -152,7 +183,10 @@ export function nativeStatus(): NativeStatus {
 
 let enabled = true;
 
-/** The BLAS the matrix products use now: null when absent or switched off with useNativeBlas(false). */
+/**
+ * The BLAS the matrix products (and the fused kernels, `.kernels`) use now: null when absent or
+ * switched off with useNativeBlas(false).
+ */
 export function nativeBlas(): NativeBlas | null {
   return enabled ? nativeStatus().blas : null;
 }

@@ -12,14 +12,20 @@
  * 2. Slice and Unpack: the stock kernels copy the whole input (readSync) for every slice;
  *    these read it through a heap view, so unstacking N slices costs one pass, not N.
  * 3. UnsortedSegmentSum (the gradient of gather, used by embedding lookups): missing in wasm.
+ * 4. Identity shares its input's memory (a reference count) instead of copying it, as the cpu
+ *    backend does: tfjs-core clones every tensor it saves for the backward pass, so the stock
+ *    copying kernel cost a full pass over each saved activation (~10% of a training step).
+ *    TF.js tensors are immutable, so sharing is safe.
  *
  * When the native addon and a BLAS load (native.ts), BatchMatMul hands every product to it
  * instead, on the same heap views (no copies, transposes and broadcasting by strides); the
- * XNNPACK paths below are the fallback.
+ * XNNPACK paths below are the fallback. The addon's fused kernels are registered by
+ * native-kernels.ts, from here.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { nativeBlas } from "./native.js";
+import { nativeKernelConfigs } from "./native-kernels.js";
 
 /** The parts of tfjs-backend-wasm's BackendWasm these kernels use (it exports no types for them). */
 interface WasmModule {
@@ -37,11 +43,12 @@ interface WasmData {
   dtype: tf.DataType;
   refCount: number;
 }
-interface BackendWasm {
+export interface BackendWasm {
   wasm: WasmModule;
   dataIdMap: { get(id: object): WasmData };
   dataIdNextNumber: number;
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): TensorInfo;
+  incRef(dataId: object): void;
   disposeData(dataId: object, force?: boolean): boolean;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
@@ -321,6 +328,14 @@ const fastUnpack: KernelFunc = ({ inputs, backend: b, attrs }) => {
   });
 };
 
+const sharedIdentity: KernelFunc = ({ inputs, backend: b }) => {
+  const backend = b as unknown as BackendWasm;
+  const { x } = inputs as { x: TensorInfo };
+  if (x.dtype === "string") throw new Error("Identity: string tensors are not supported on wasm");
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+};
+
 /** out[s, ...] = sum of data[i, ...] over i with segmentIds[i] = s (gradient of gather). */
 const unsortedSegmentSum: KernelFunc = ({ inputs, backend: b, attrs }) => {
   const backend = b as unknown as BackendWasm;
@@ -371,6 +386,7 @@ const kernels: KernelConfig[] = [
   { kernelName: "Slice", backendName: "wasm", kernelFunc: fastSlice },
   { kernelName: "Unpack", backendName: "wasm", kernelFunc: fastUnpack },
   { kernelName: "UnsortedSegmentSum", backendName: "wasm", kernelFunc: unsortedSegmentSum },
+  { kernelName: "Identity", backendName: "wasm", kernelFunc: sharedIdentity },
 ];
 
 let registered = false;
@@ -379,8 +395,28 @@ let registered = false;
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
-  for (const k of kernels) {
+  const stockGather = tf.getKernel("GatherV2", "wasm");
+  if (!stockGather) throw new Error("tfjs-backend-wasm registered no GatherV2 kernel");
+  // the native kernels last: their GatherV2 and UnsortedSegmentSum fall back to the ones before
+  for (const k of [...kernels, ...nativeKernelConfigs(stockGather, unsortedSegmentSum)]) {
     if (tf.getKernel(k.kernelName, "wasm")) tf.unregisterKernel(k.kernelName, "wasm");
     tf.registerKernel(k);
   }
+}
+
+/**
+ * dst[b, at + t, ...] = src[b, t, ...] for every b and t < src.shape[1], written into dst's wasm
+ * heap memory in place. TF.js tensors are otherwise immutable: only a tensor its caller created
+ * and never hands out (a preallocated KV cache, src/model/kv-cache.ts) may be written this way.
+ */
+export function writeRowsInPlace(dst: tf.Tensor, src: tf.Tensor, at: number): void {
+  if (tf.getBackend() !== "wasm") throw new Error("writeRowsInPlace: the wasm backend only");
+  const backend = tf.backend() as unknown as BackendWasm;
+  const [B = 0, cap = 0] = dst.shape, T = src.shape[1] ?? 0;
+  const inner = dst.shape.slice(2).reduce((p, q) => p * q, 1);
+  if (dst.dtype !== src.dtype || src.shape[0] !== B || src.shape.slice(2).reduce((p, q) => p * q, 1) !== inner || at < 0 || at + T > cap) {
+    throw new Error(`writeRowsInPlace: [${src.shape}] does not fit [${dst.shape}] at row ${at}`);
+  }
+  const d = backend.typedArrayFromHeap(dst), s = backend.typedArrayFromHeap(src);
+  for (let b = 0; b < B; b++) (d as Float32Array).set((s as Float32Array).subarray(b * T * inner, (b + 1) * T * inner), (b * cap + at) * inner);
 }

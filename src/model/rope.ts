@@ -38,8 +38,8 @@ export function ropeInvFreq(c: ModelConfig): Float32Array {
 }
 
 /**
- * cos and sin tables [B, 1, T, hd] in HF's rotate-half layout: channel j and j + hd/2 share the
- * angle positions[b][t] * inv_freq[j].
+ * cos and sin tables [B, T, 1, hd] (broadcast over the heads of a [B, T, H, hd] tensor) in HF's
+ * rotate-half layout: channel j and j + hd/2 share the angle positions[b][t] * inv_freq[j].
  */
 export function ropeTables(positions: number[][], invFreq: Float32Array): [tf.Tensor4D, tf.Tensor4D] {
   const B = positions.length, T = positions[0]!.length, h = invFreq.length, hd = 2 * h;
@@ -54,5 +54,5 @@ export function ropeTables(positions: number[][], invFreq: Float32Array): [tf.Te
       }
     }
   }
-  return [tf.tensor4d(cos, [B, 1, T, hd]), tf.tensor4d(sin, [B, 1, T, hd])];
+  return [tf.tensor4d(cos, [B, T, 1, hd]), tf.tensor4d(sin, [B, T, 1, hd])];
 }

@@ -21,7 +21,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { faultPoint } from "../faults.js";
 import { seededRandom } from "../random.js";
 import type { SampleOptions, SampleResult } from "./types.js";
-import type { LayerKV, Transformer } from "./transformer.js";
+import type { Transformer } from "./transformer.js";
+import { KVCache } from "./kv-cache.js";
 
 /**
  * log_softmax(row / T) of one row of logits (float64), and its entropy -sum p log p.
@@ -135,19 +136,22 @@ export function sample(
     positions.push(pos);
   }
   // the head: Transformer.head's own product (tied: no transposed copy of the embedding)
-  let cache: LayerKV[] = [];
+  // room for the longest response any row may write: the cache holds the left-padded prompts (L)
+  // and one position per step after
+  let longest = 0;
+  for (let b = 0; b < B; b++) if (!done[b]) longest = Math.max(longest, Math.min(budget[b], c.contextLength - plen[b]));
+  const cache = new KVCache(c.layers, L + longest);
   let logits: Float32Array;
   try {
     {
-      const out = tf.tidy(() => {
-        const { hidden, present } = model.forward(tf.tensor2d(ids, [B, L], "int32"), { positions, keyMask });
+      const lg = tf.tidy(() => {
+        const { hidden } = model.forward(tf.tensor2d(ids, [B, L], "int32"), { positions, keyMask, cache });
         const last = tf.reshape(tf.slice(hidden, [0, L - 1, 0], [B, 1, c.width]), [B, c.width]) as tf.Tensor2D;
-        return { lg: model.head(last), kv: present.flatMap((p) => [p.k, p.v]) };
+        return model.head(last);
       });
-      logits = out.lg.dataSync() as Float32Array;
-      out.lg.dispose();
-      cache = [];
-      for (let l = 0; l < c.layers; l++) cache.push({ k: out.kv[2 * l] as tf.Tensor4D, v: out.kv[2 * l + 1] as tf.Tensor4D });
+      cache.advance(L);
+      logits = lg.dataSync() as Float32Array;
+      lg.dispose();
     }
     let Tk = L;
     const lp = new Float64Array(V);
@@ -181,11 +185,7 @@ export function sample(
       // drop finished rows once a quarter of the batch is done
       if (active <= 0.75 * rows.length) {
         const keepRows = rows.map((b, r) => (done[b] ? -1 : r)).filter((r) => r >= 0);
-        const keepIdx = tf.tensor1d(keepRows, "int32");
-        const newCache = cache.map(({ k, v }) => ({ k: tf.gather(k, keepIdx, 0), v: tf.gather(v, keepIdx, 0) }));
-        keepIdx.dispose();
-        for (const { k, v } of cache) { k.dispose(); v.dispose(); }
-        cache = newCache;
+        cache.keepRows(keepRows);
         const km = new Float32Array(keepRows.length * Tk);
         keepRows.forEach((r, i) => km.set(keyMask.subarray(r * Tk, (r + 1) * Tk), i * Tk));
         keyMask = km;
@@ -200,19 +200,16 @@ export function sample(
       Tk += 1;
       const pos = rows.map((b) => [Math.min(plen[b] + results[b].tokens.length - 1, c.contextLength - 1)]);
       const feed = Int32Array.from(rows.map((b, r) => (done[b] ? 0 : next[r])));
-      const past = cache;
-      const out = tf.tidy(() => {
-        const { hidden, present } = model.forward(tf.tensor2d(feed, [R, 1], "int32"), { positions: pos, keyMask, past });
-        return { lg: model.head(tf.reshape(hidden, [R, c.width]) as tf.Tensor2D), kv: present.flatMap((p) => [p.k, p.v]) };
+      const lg = tf.tidy(() => {
+        const { hidden } = model.forward(tf.tensor2d(feed, [R, 1], "int32"), { positions: pos, keyMask, cache });
+        return model.head(tf.reshape(hidden, [R, c.width]) as tf.Tensor2D);
       });
-      logits = out.lg.dataSync() as Float32Array;
-      out.lg.dispose();
-      for (const { k, v } of past) { k.dispose(); v.dispose(); }
-      cache = [];
-      for (let l = 0; l < c.layers; l++) cache.push({ k: out.kv[2 * l] as tf.Tensor4D, v: out.kv[2 * l + 1] as tf.Tensor4D });
+      cache.advance(1);
+      logits = lg.dataSync() as Float32Array;
+      lg.dispose();
     }
   } finally {
-    for (const { k, v } of cache) { k.dispose(); v.dispose(); }
+    cache.dispose();
   }
   for (const r of results) r.text = decode(r.finish === "stop" ? r.tokens.slice(0, -1) : r.tokens);
   return results;

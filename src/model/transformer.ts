@@ -13,16 +13,18 @@
  * [out, in] (transpose); embeddings are [vocab, width] in both (no transpose); an untied
  * lm_head is [vocab, width] in HF and [width, vocab] here (transpose).
  *
- * Speed on the wasm backend comes mostly from src/backend/wasm-kernels.ts (every matmul on
- * XNNPACK); here: linear layers with a custom gradient whose bias gradient is a product with a
- * row of ones, GELU through a sigmoid (wasm's tanh is scalar), RoPE's rotate-half as a product
- * with a fixed signed permutation, and GQA without copying key/value heads (queries are
- * regrouped as [B, kvHeads, rep*T, hd] so each key/value head serves its query heads in one product).
+ * Speed on the wasm backend comes mostly from src/backend (matrix products on the native BLAS or
+ * XNNPACK) and from src/model/ops.ts (GELU, the norms and attention as fused native kernels where
+ * the addon is loaded); here: linear layers with a custom gradient whose bias gradient is a
+ * product with a row of ones, RoPE's rotate-half as a product with a fixed signed permutation,
+ * and activations kept in the projections' [B, T, heads, hd] layout (no transposes).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ModelConfig, ParamMap, ScoreOptions, TokenScores } from "./types.js";
 import { headDimOf, validateConfig } from "./config.js";
 import { ropeInvFreq, ropeTables } from "./rope.js";
+import { attention, gelu, layerNorm, linear, rmsNorm } from "./ops.js";
+import type { KVCache } from "./kv-cache.js";
 
 /** One parameter: its name, shape here and in the HF file, and its initialisation. */
 export interface ParamSpec {
@@ -36,30 +38,24 @@ export interface ParamSpec {
   init: "normal" | "residual" | "zeros" | "ones";
 }
 
-/** Keys and values of one layer for the positions seen so far: [B, kvHeads, Tk, headDim] each. */
-export interface LayerKV {
-  k: tf.Tensor4D;
-  v: tf.Tensor4D;
-}
-
 export interface ForwardOptions {
   /** per sequence, the position id of each input token (default 0..T-1 after the cache) */
   positions?: number[][];
-  /** [B * Tk] flattened, 1 = a real key, 0 = padding (past and present keys); default all real */
+  /** [B * Tk] flattened, 1 = a real key, 0 = padding (cached and new keys); default all real */
   keyMask?: Float32Array;
-  /** cached keys/values of earlier positions, one entry per layer */
-  past?: LayerKV[];
+  /**
+   * keys/values of earlier positions (sampling): the new tokens follow its `length` positions,
+   * and their keys/values are added to it (the caller calls cache.advance(T) after)
+   */
+  cache?: KVCache;
 }
 
 export interface ForwardResult {
   /** [B, T, width], after the final norm */
   hidden: tf.Tensor3D;
-  /** keys/values of past + present positions, one entry per layer */
-  present: LayerKV[];
 }
 
 const INIT_STD = 0.02; // GPT-2 / Llama initializer_range
-const MASKED = -1e9; // additive mask: exp(-1e9 - max) is exactly 0 in float32
 
 /** Every parameter of a config, in a fixed order (the order of initialisation seeds). */
 export function hfLayout(c: ModelConfig): ParamSpec[] {
@@ -118,63 +114,6 @@ export function hfLayout(c: ModelConfig): ParamSpec[] {
 // ---------------------------------------------------------------------------------------------
 // building blocks
 
-/** y = x @ W (+ b), x [N, in], W [in, out]; gradients as explicit 2-D products (wasm fast path). */
-type GradFn = Parameters<typeof tf.customGrad>[0];
-const linearBias = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([x, w]);
-  const value = tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b); // [N, out]
-  return {
-    value,
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const g = dy as tf.Tensor2D, [xs, ws] = saved as tf.Tensor2D[];
-      return [
-        tf.matMul(g, ws, false, true), // dx = dy W^T      [N, in]
-        tf.matMul(xs, g, true, false), // dW = x^T dy      [in, out]
-        tf.reshape(tf.matMul(tf.ones([1, g.shape[0]]), g), b.shape), // db = 1^T dy, a product, not a reduction
-      ];
-    },
-  };
-}) as unknown as GradFn);
-
-const linearNoBias = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([x, w]);
-  return {
-    value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const g = dy as tf.Tensor2D, [xs, ws] = saved as tf.Tensor2D[];
-      return [tf.matMul(g, ws, false, true), tf.matMul(xs, g, true, false)];
-    },
-  };
-}) as unknown as GradFn);
-
-function linear(x: tf.Tensor2D, w: tf.Tensor, b?: tf.Tensor): tf.Tensor2D {
-  return (b ? linearBias(x, w, b) : linearNoBias(x, w)) as tf.Tensor2D;
-}
-
-/** LayerNorm (Ba et al. 2016): (x - mean) / sqrt(var + eps) * w + b over the last axis. */
-function layerNorm(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor2D {
-  const mean = tf.mean(x, -1, true); // [N, 1]
-  const xc = tf.sub(x, mean);
-  const variance = tf.mean(tf.square(xc), -1, true);
-  return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(variance, eps))), w), b);
-}
-
-/** RMSNorm (Zhang & Sennrich 2019, eq. 4) over the last axis: x / sqrt(mean(x^2) + eps) * w. */
-function rmsNorm<T extends tf.Tensor>(x: T, w: tf.Tensor, eps: number): T {
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), w) as T;
-}
-
-/**
- * GPT-2's GELU, tanh approximation (Hendrycks & Gimpel 2016, sec. 2):
- * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) = x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)),
- * since 0.5 (1 + tanh z) = sigmoid(2z); wasm's sigmoid is vectorised, its tanh is not.
- */
-function gelu(x: tf.Tensor): tf.Tensor {
-  const c = 2 * Math.sqrt(2 / Math.PI);
-  const x3 = tf.mul(tf.mul(x, x), x); // not tf.pow: wasm's Pow is scalar
-  return tf.mul(x, tf.sigmoid(tf.mul(tf.add(x, tf.mul(x3, 0.044715)), c)));
-}
-
 /** SiLU (Elfwing et al. 2018): x * sigmoid(x); SwiGLU = silu(x Wg) * (x Wu) (Shazeer 2020, eq. 6). */
 function silu(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.sigmoid(x));
@@ -186,23 +125,6 @@ function rotateHalfMatrix(hd: number): tf.Tensor2D {
   for (let j = 0; j < h; j++) r[(j + h) * hd + j] = -1;
   for (let j = h; j < hd; j++) r[(j - h) * hd + j] = 1;
   return tf.tensor2d(r, [hd, hd]);
-}
-
-/** Additive attention mask [Bm, 1, T, Tk]: query i (absolute index Tp + i) sees key j <= Tp + i that is real. */
-function attentionMask(B: number, T: number, Tp: number, keyMask?: Float32Array): tf.Tensor4D | null {
-  const Tk = Tp + T;
-  if (!keyMask && T === 1) return null; // one new query sees every key
-  const Bm = keyMask ? B : 1;
-  const m = new Float32Array(Bm * T * Tk);
-  for (let b = 0; b < Bm; b++) {
-    for (let i = 0; i < T; i++) {
-      for (let j = 0; j < Tk; j++) {
-        const ok = j <= Tp + i && (!keyMask || keyMask[b * Tk + j] > 0);
-        m[(b * T + i) * Tk + j] = ok ? 0 : MASKED;
-      }
-    }
-  }
-  return tf.tensor4d(m, [Bm, 1, T, Tk]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -320,14 +242,12 @@ export class Transformer {
   forward(tokens: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
     const c = this.config;
     const [B, T] = tokens.shape;
-    const d = c.width, H = c.heads, KV = c.kvHeads, hd = headDimOf(c), rep = H / KV;
-    const Tp = opts.past?.[0]?.k.shape[2] ?? 0;
-    if (opts.past && opts.past.length !== c.layers) throw new Error(`past has ${opts.past.length} layers, the model ${c.layers}`);
+    const d = c.width, H = c.heads, KV = c.kvHeads, hd = headDimOf(c);
+    const Tp = opts.cache?.length ?? 0;
     const positions = opts.positions ?? (Tp === 0 ? null : [Array.from({ length: T }, (_, i) => Tp + i)]);
     let maxPos = Tp + T - 1;
     if (positions) { maxPos = 0; for (const r of positions) for (const p of r) if (p > maxPos) maxPos = p; } // no spread: rows may be long
     if (maxPos >= c.contextLength) throw new Error(`position ${maxPos} is beyond the model's context (${c.contextLength} tokens)`);
-    const mask = attentionMask(B, T, Tp, opts.keyMask);
     const flat = tf.reshape(tokens, [B * T]);
     let x: tf.Tensor2D; // residual stream [B*T, d]
     let rope: [tf.Tensor4D, tf.Tensor4D] | null = null;
@@ -338,17 +258,17 @@ export class Transformer {
         const ids = positions.length === 1 && B > 1 ? Array.from({ length: B }, () => positions[0]) : positions;
         pos = tf.gather(this.w("wpe.weight"), tf.tensor1d(ids.flat(), "int32")); // [B*T, d]
       } else {
-        pos = tf.tile(tf.slice(this.w("wpe.weight"), [0, 0], [T, d]), [B, 1]); // [B*T, d]
+        // a gather, not a tile of the first T rows: wasm's Tile is a slow scalar loop, and the
+        // gather's gradient is one scatter-add
+        pos = tf.gather(this.w("wpe.weight"), tf.tensor1d(Int32Array.from({ length: B * T }, (_, i) => i % T), "int32"));
       }
       x = tf.add(tok, pos) as tf.Tensor2D;
     } else {
       x = tf.gather(this.w("model.embed_tokens.weight"), flat) as tf.Tensor2D;
       rope = ropeTables(positions ?? [Array.from({ length: T }, (_, i) => i)], this.invFreq!);
     }
-    const present: LayerKV[] = [];
-    const scale = 1 / Math.sqrt(hd);
-    // [B*T, n*hd] -> [B, n, T, hd]
-    const heads = (t: tf.Tensor, n: number) => tf.transpose(tf.reshape(t, [B, T, n, hd]), [0, 2, 1, 3]) as tf.Tensor4D;
+    // [B*T, n*hd] -> [B, T, n, hd]: a reshape, no copy (ops.attention takes this layout)
+    const heads = (t: tf.Tensor, n: number) => tf.reshape(t, [B, T, n, hd]) as tf.Tensor4D;
     const applyRope = (t: tf.Tensor4D) => tf.add(tf.mul(t, rope![0]), tf.mul(tf.matMul(t, this.rotate!), rope![1])) as tf.Tensor4D;
     for (let l = 0; l < c.layers; l++) {
       // 1) attention sub-block (pre-norm)
@@ -374,20 +294,9 @@ export class Transformer {
         k = applyRope(k);
         v = heads(linear(h, this.w(`${p}.self_attn.v_proj.weight`), bias("v_proj")), KV);
       }
-      const past = opts.past?.[l];
-      if (past) {
-        k = tf.concat([past.k, k], 2);
-        v = tf.concat([past.v, v], 2);
-      }
-      present.push({ k, v });
-      const Tk = k.shape[2];
-      // GQA without copies: query heads of one key/value head side by side, [B, KV, rep*T, hd]
-      const qg = tf.reshape(tf.mul(q, scale), [B, KV, rep * T, hd]);
-      let s = tf.reshape(tf.matMul(qg, k, false, true), [B, H, T, Tk]); // scores (Vaswani et al. 2017, eq. 1)
-      if (mask) s = tf.add(s, mask);
-      const a = tf.reshape(tf.softmax(s), [B, KV, rep * T, Tk]);
-      const o = tf.reshape(tf.matMul(a, v), [B, H, T, hd]); // [B, H, T, hd]
-      const merged = tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [B * T, H * hd]) as tf.Tensor2D;
+      if (opts.cache) ({ k, v } = opts.cache.append(l, k, v));
+      const o = attention(q, k, v, { Tp, keyMask: opts.keyMask }); // [B, T, H, hd]
+      const merged = tf.reshape(o, [B * T, H * hd]) as tf.Tensor2D;
       if (c.family === "gpt2") {
         const p = `h.${l}`;
         x = tf.add<tf.Tensor2D>(x, linear(merged, this.w(`${p}.attn.c_proj.weight`), this.w(`${p}.attn.c_proj.bias`)));
@@ -407,7 +316,7 @@ export class Transformer {
     const out = c.family === "gpt2"
       ? layerNorm(x, this.w("ln_f.weight"), this.w("ln_f.bias"), c.normEps)
       : rmsNorm(x, this.w("model.norm.weight"), c.normEps);
-    return { hidden: tf.reshape(out, [B, T, d]), present };
+    return { hidden: tf.reshape(out, [B, T, d]) };
   }
 
   /** Next-token logits for every position, [B, T, vocab]. */
