@@ -39,6 +39,22 @@ int arg_i32(napi_env env, napi_value v, int32_t **data, size_t *len);
 int arg_i64(napi_env env, napi_value v, int64_t *out);
 int arg_f64(napi_env env, napi_value v, double *out);
 
+/*
+ * y[n] = x[k] @ W, W [k, n] row-major (transposed: W [n, k], y[j] = x . W[j]): a matrix-vector
+ * product on our threads (kernels.c), for one-row products (decoding at batch 1), bound by the
+ * bandwidth of reading W once
+ */
+void gemv_threaded(const float *x, const float *w, float *y, int64_t k, int64_t n, bool transposed);
+
+/*
+ * One product C[m, n] = alpha op(A) op(B) + beta C (row-major, leading dimensions k/m for A, n/k
+ * for B, n for C), its rows split across our threads with a single-threaded BLAS call each when
+ * there are enough rows (the BLAS's own threads cost more to wake for products below ~10^7
+ * multiply-adds), else one BLAS call on its own threads when large.
+ */
+void sgemm_split(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, const float *b,
+                 float beta, float *c);
+
 /* register kernels.c's functions on the addon's exports */
 napi_status kernels_register(napi_env env, napi_value exports);
 #endif

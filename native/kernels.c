@@ -368,7 +368,8 @@ static napi_value scatter_add_rows_js(napi_env env, napi_callback_info info) { r
  * scheme (Dao et al. 2022): the forward saves each query row's log-sum-exp, the backward
  * recomputes the probabilities from it.
  *
- *   q [B, T, H, hd], k, v [B, Tc, KV, hd] (row-major, the layout of a [B*T, H*hd] projection) of
+ *   q [B, T, H, hd], k, v [B, Tc, KV, hd] (row-major, the layout of a [B*T, H*hd] projection) or,
+ *   headMajor, [B, KV, Tc, hd] (a KV cache: one head's keys contiguous, read as one stream), of
  *   which the first Tk = Tp + T positions of each row are used (Tc > Tk: a preallocated KV cache),
  *   keyMask [B, Tk] or null (> 0: a real key), o [B, T, H, hd], lse [B, H, T].
  *   Query i (absolute position Tp + i) sees key j when j <= Tp + i and keyMask[b, j] > 0.
@@ -382,6 +383,7 @@ typedef struct {
   const float *q, *k, *v, *mask, *o, *lse, *dout;
   float *out, *lse_out, *dq, *dk, *dv;
   int64_t B, T, Tk, Tc, H, KV, hd, Tp;
+  int64_t kb, kt, kg; /* k and v strides (floats) of a batch row, a position, a key/value head */
   float scale;
 } attn_ctx;
 
@@ -517,20 +519,20 @@ static void attn_range(void *p, int64_t from, int64_t to) {
   if (!S || !vis) abort();
   for (int64_t item = from; item < to; item++) {
     const int64_t b = item / KV, g = item % KV;
-    const float *K = c->k + b * c->Tc * KV * hd + g * hd, *V = c->v + b * c->Tc * KV * hd + g * hd;
+    const float *K = c->k + b * c->kb + g * c->kg, *V = c->v + b * c->kb + g * c->kg;
     for (int64_t r = 0; r < rep; r++) {
       const int64_t h = g * rep + r;
       const float *Q = c->q + b * T * H * hd + h * hd;
       float *O = c->out + b * T * H * hd + h * hd;
       if (T == 1) { /* decoding: one query row, vectorised loops (a BLAS call per row costs more than the row) */
-        for (int64_t j = 0; j < Tk; j++) S[j] = c->scale * dot(Q, K + j * KV * hd, hd);
+        for (int64_t j = 0; j < Tk; j++) S[j] = c->scale * dot(Q, K + j * c->kt, hd);
         softmax_rows(c, b, S, c->lse_out + (b * H + h) * T, vis);
-        weighted_rows(S, V, KV * hd, Tk, hd, O);
+        weighted_rows(S, V, c->kt, Tk, hd, O);
         continue;
       }
-      gemm(false, true, T, Tk, hd, c->scale, Q, H * hd, K, KV * hd, 0.0f, S, Tk);
+      gemm(false, true, T, Tk, hd, c->scale, Q, H * hd, K, c->kt, 0.0f, S, Tk);
       softmax_rows(c, b, S, c->lse_out + (b * H + h) * T, vis);
-      gemm(false, false, T, hd, Tk, 1.0f, S, Tk, V, KV * hd, 0.0f, O, H * hd);
+      gemm(false, false, T, hd, Tk, 1.0f, S, Tk, V, c->kt, 0.0f, O, H * hd);
     }
   }
   free(S);
@@ -546,14 +548,14 @@ static void attn_grad_range(void *p, int64_t from, int64_t to) {
   if (!P || !dP || !D || !vis) abort();
   for (int64_t item = from; item < to; item++) {
     const int64_t b = item / KV, g = item % KV;
-    const float *K = c->k + b * c->Tc * KV * hd + g * hd, *V = c->v + b * c->Tc * KV * hd + g * hd;
-    float *dK = c->dk + b * c->Tc * KV * hd + g * hd, *dV = c->dv + b * c->Tc * KV * hd + g * hd;
+    const float *K = c->k + b * c->kb + g * c->kg, *V = c->v + b * c->kb + g * c->kg;
+    float *dK = c->dk + b * c->kb + g * c->kg, *dV = c->dv + b * c->kb + g * c->kg;
     for (int64_t r = 0; r < rep; r++) {
       const int64_t h = g * rep + r, qoff = b * T * H * hd + h * hd;
       const float *Q = c->q + qoff, *O = c->o + qoff, *dO = c->dout + qoff;
-      gemm(false, true, T, Tk, hd, c->scale, Q, H * hd, K, KV * hd, 0.0f, P, Tk);
+      gemm(false, true, T, Tk, hd, c->scale, Q, H * hd, K, c->kt, 0.0f, P, Tk);
       recompute_p(c, b, P, c->lse + (b * H + h) * T, vis);
-      gemm(false, true, T, Tk, hd, 1.0f, dO, H * hd, V, KV * hd, 0.0f, dP, Tk);
+      gemm(false, true, T, Tk, hd, 1.0f, dO, H * hd, V, c->kt, 0.0f, dP, Tk);
       for (int64_t i = 0; i < T; i++) {
         double d = 0;
         for (int64_t e = 0; e < hd; e++) d += (double)dO[i * H * hd + e] * O[i * H * hd + e];
@@ -562,9 +564,9 @@ static void attn_grad_range(void *p, int64_t from, int64_t to) {
       for (int64_t i = 0; i < T; i++)
         for (int64_t j = 0; j < Tk; j++) dP[i * Tk + j] = P[i * Tk + j] * (dP[i * Tk + j] - D[i]);
       const float beta = r == 0 ? 0.0f : 1.0f;
-      gemm(false, false, T, hd, Tk, c->scale, dP, Tk, K, KV * hd, 0.0f, c->dq + qoff, H * hd);
-      gemm(true, false, Tk, hd, T, c->scale, dP, Tk, Q, H * hd, beta, dK, KV * hd);
-      gemm(true, false, Tk, hd, T, 1.0f, P, Tk, dO, H * hd, beta, dV, KV * hd);
+      gemm(false, false, T, hd, Tk, c->scale, dP, Tk, K, c->kt, 0.0f, c->dq + qoff, H * hd);
+      gemm(true, false, Tk, hd, T, c->scale, dP, Tk, Q, H * hd, beta, dK, c->kt);
+      gemm(true, false, Tk, hd, T, 1.0f, P, Tk, dO, H * hd, beta, dV, c->kt);
     }
   }
   free(P);
@@ -575,19 +577,24 @@ static void attn_grad_range(void *p, int64_t from, int64_t to) {
 
 static int attn_dims(napi_env env, napi_value *argv, attn_ctx *c) {
   double scale;
+  bool head_major;
   if (!arg_i64(env, argv[0], &c->B) || !arg_i64(env, argv[1], &c->T) || !arg_i64(env, argv[2], &c->Tc) ||
       !arg_i64(env, argv[3], &c->H) || !arg_i64(env, argv[4], &c->KV) || !arg_i64(env, argv[5], &c->hd) ||
-      !arg_i64(env, argv[6], &c->Tp) || !arg_f64(env, argv[7], &scale))
+      !arg_i64(env, argv[6], &c->Tp) || !arg_f64(env, argv[7], &scale) || napi_get_value_bool(env, argv[8], &head_major) != napi_ok)
     return 0;
   c->scale = (float)scale;
   c->Tk = c->Tp + c->T;
+  /* [B, Tc, KV, hd] (a projection's layout) or [B, KV, Tc, hd] (a KV cache: each head's keys contiguous) */
+  c->kb = c->Tc * c->KV * c->hd;
+  c->kt = head_major ? c->hd : c->KV * c->hd;
+  c->kg = head_major ? c->Tc * c->hd : c->hd;
   return c->B >= 0 && c->T >= 0 && c->Tk > 0 && c->Tc >= c->Tk && c->KV > 0 && c->H % c->KV == 0 && c->H > 0 && c->hd > 0 &&
          c->Tp >= 0 && c->Tc < INT32_MAX && c->H * c->hd < INT32_MAX;
 }
 
-/* attention(q, k, v, keyMask | null, o, lse, B, T, Tc, H, KV, hd, Tp, scale); keyMask [B, Tp + T] */
+/* attention(q, k, v, keyMask | null, o, lse, B, T, Tc, H, KV, hd, Tp, scale, headMajor); keyMask [B, Tp + T] */
 static napi_value attention_js(napi_env env, napi_callback_info info) {
-  ARGS(14);
+  ARGS(15);
   attn_ctx c = {0};
   float *q, *k, *v, *mask, *o, *lse;
   size_t ql, kl, vl, ml, ol, ll;
@@ -604,9 +611,9 @@ static napi_value attention_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* attentionGrad(q, k, v, keyMask | null, o, lse, dO, dq, dk, dv, B, T, Tc, H, KV, hd, Tp, scale) */
+/* attentionGrad(q, k, v, keyMask | null, o, lse, dO, dq, dk, dv, B, T, Tc, H, KV, hd, Tp, scale, headMajor) */
 static napi_value attention_grad_js(napi_env env, napi_callback_info info) {
-  ARGS(18);
+  ARGS(19);
   attn_ctx c = {0};
   float *q, *k, *v, *mask, *o, *lse, *dout, *dq, *dk, *dv;
   size_t ql, kl, vl, ml, ol, ll, dol, dql, dkl, dvl;
@@ -659,8 +666,91 @@ static napi_value linear_js(napi_env env, napi_callback_info info) {
   bias_ctx c = {b, y, out};
   parallel_for(n, (1 << 16) / out + 1, bias_rows, &c);
   if (n == 0 || in == 0) return NULL;
-  blas_threads(n * in * out < MIN_THREADED_MACS ? 1 : threads_wanted);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)out, (int)in, 1.0f, x, (int)in, w, (int)out, 1.0f, y, (int)out);
+  sgemm_split(false, false, n, out, in, 1.0f, x, w, 1.0f, y);
+  return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Matrix-vector products (gemv_threaded, common.h). W [k, n]: the rows of W are split into
+ * fixed blocks of GEMV_ROWS, each block's partial sum over its rows goes into its own buffer,
+ * and the blocks are then added in order: reads stream through W, and the result does not depend
+ * on the number of threads. Transposed, W [n, k]: each y[j] is one dot product, split over j.
+ */
+#define GEMV_ROWS 256
+
+typedef struct {
+  const float *x, *w;
+  float *y, *partial;
+  int64_t k, n;
+} gemv_ctx;
+
+static void gemv_blocks(void *p, int64_t from, int64_t to) {
+  const gemv_ctx *c = p;
+  const int64_t n = c->n;
+  for (int64_t blk = from; blk < to; blk++) {
+    float *restrict y = c->partial + blk * n;
+    memset(y, 0, sizeof(float) * (size_t)n);
+    const int64_t r1 = (blk + 1) * GEMV_ROWS < c->k ? (blk + 1) * GEMV_ROWS : c->k;
+    int64_t r = blk * GEMV_ROWS;
+    for (; r + 4 <= r1; r += 4) { /* four rows per pass over y: a quarter of the loads and stores of y */
+      const float x0 = c->x[r], x1 = c->x[r + 1], x2 = c->x[r + 2], x3 = c->x[r + 3];
+      const float *restrict w0 = c->w + r * n, *restrict w1 = w0 + n, *restrict w2 = w1 + n, *restrict w3 = w2 + n;
+      for (int64_t j = 0; j < n; j++) y[j] += x0 * w0[j] + x1 * w1[j] + x2 * w2[j] + x3 * w3[j];
+    }
+    for (; r < r1; r++) {
+      const float xr = c->x[r], *restrict wr = c->w + r * n;
+      for (int64_t j = 0; j < n; j++) y[j] += xr * wr[j];
+    }
+  }
+}
+
+static void gemv_sum(void *p, int64_t from, int64_t to) {
+  const gemv_ctx *c = p;
+  const int64_t blocks = (c->k + GEMV_ROWS - 1) / GEMV_ROWS;
+  for (int64_t j = from; j < to; j++) {
+    float s = 0;
+    for (int64_t b = 0; b < blocks; b++) s += c->partial[b * c->n + j];
+    c->y[j] = s;
+  }
+}
+
+static void gemv_dots(void *p, int64_t from, int64_t to) {
+  const gemv_ctx *c = p;
+  for (int64_t j = from; j < to; j++) c->y[j] = dot(c->x, c->w + j * c->k, c->k);
+}
+
+void gemv_threaded(const float *x, const float *w, float *y, int64_t k, int64_t n, bool transposed) {
+  gemv_ctx c = {x, w, y, NULL, k, n};
+  if (transposed) {
+    parallel_for(n, (1 << 16) / (k + 1) + 1, gemv_dots, &c);
+    return;
+  }
+  const int64_t blocks = (k + GEMV_ROWS - 1) / GEMV_ROWS;
+  c.partial = malloc(sizeof(float) * (size_t)(blocks * n));
+  if (!c.partial) abort();
+  parallel_for(blocks, (1 << 16) / (GEMV_ROWS * n) + 1, gemv_blocks, &c);
+  parallel_for(n, 1 << 12, gemv_sum, &c);
+  free(c.partial);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * kvWrite(cache, x, B, T, KV, hd, Tc, at): cache [B, KV, Tc, hd] (head-major) gets the new keys
+ * or values x [B, T, KV, hd] at positions at .. at + T - 1, in place.
+ */
+static napi_value kv_write_js(napi_env env, napi_callback_info info) {
+  ARGS(8);
+  float *cache, *x;
+  size_t cl, xl;
+  int64_t B, T, KV, hd, Tc, at;
+  if (!arg_f32(env, argv[0], &cache, &cl) || !arg_f32(env, argv[1], &x, &xl) || !arg_i64(env, argv[2], &B) ||
+      !arg_i64(env, argv[3], &T) || !arg_i64(env, argv[4], &KV) || !arg_i64(env, argv[5], &hd) || !arg_i64(env, argv[6], &Tc) ||
+      !arg_i64(env, argv[7], &at) || B < 0 || T < 0 || KV <= 0 || hd <= 0 || at < 0 || at + T > Tc)
+    return fail(env, "kvWrite", "(cache, x: Float32Array, B, T, KV, hd, Tc, at) with at + T <= Tc");
+  if (cl < (size_t)(B * KV * Tc * hd) || xl < (size_t)(B * T * KV * hd)) return fail(env, "kvWrite", "an operand is smaller than the sizes say");
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t t = 0; t < T; t++)
+      for (int64_t g = 0; g < KV; g++)
+        memcpy(cache + ((b * KV + g) * Tc + at + t) * hd, x + ((b * T + t) * KV + g) * hd, sizeof(float) * (size_t)hd);
   return NULL;
 }
 
@@ -677,6 +767,7 @@ napi_status kernels_register(napi_env env, napi_value exports) {
       {"attention", NULL, attention_js, NULL, NULL, NULL, napi_default, NULL},
       {"attentionGrad", NULL, attention_grad_js, NULL, NULL, NULL, napi_default, NULL},
       {"linear", NULL, linear_js, NULL, NULL, NULL, napi_default, NULL},
+      {"kvWrite", NULL, kv_write_js, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

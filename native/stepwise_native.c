@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <node_api.h>
 #include <stdint.h>
@@ -162,10 +163,73 @@ typedef struct {
   int64_t from, to;
 } range_job;
 
-static void *range_thread(void *arg) {
-  range_job *j = (range_job *)arg;
-  j->fn(j->ctx, j->from, j->to);
+/*
+ * A pool of worker threads, started on first use and kept: creating and joining a thread per
+ * call cost ~0.1 ms, as much as a decoding step's matrix-vector product of a 1024 x 1024 weight.
+ * A worker spins for a while after each job (the next call usually comes within microseconds in
+ * a sampling loop) and then sleeps on a condition variable. A parallel_for inside a worker (a
+ * kernel calling another) runs serially there.
+ */
+#define SPIN_ROUNDS 20000 /* ~0.1 ms of pause instructions before a worker sleeps */
+
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER, pool_dispatch = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER, pool_done = PTHREAD_COND_INITIALIZER;
+static int pool_started = 0;
+static range_job pool_jobs[MAX_THREADS];
+static int pool_parts = 0;
+static _Atomic uint64_t pool_generation = 0;
+static _Atomic int pool_pending = 0;
+static _Thread_local bool in_worker = false;
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+static void *pool_worker(void *arg) {
+  const int id = (int)(intptr_t)arg;
+  in_worker = true;
+  uint64_t seen = 0;
+  for (;;) {
+    uint64_t g;
+    int spins = 0;
+    while ((g = atomic_load_explicit(&pool_generation, memory_order_acquire)) == seen && spins < SPIN_ROUNDS) {
+      cpu_relax();
+      spins++;
+    }
+    if (g == seen) {
+      pthread_mutex_lock(&pool_mu);
+      while ((g = atomic_load_explicit(&pool_generation, memory_order_acquire)) == seen) pthread_cond_wait(&pool_wake, &pool_mu);
+      pthread_mutex_unlock(&pool_mu);
+    }
+    seen = g;
+    if (id < pool_parts) {
+      const range_job *j = &pool_jobs[id];
+      j->fn(j->ctx, j->from, j->to);
+      if (atomic_fetch_sub_explicit(&pool_pending, 1, memory_order_acq_rel) == 1) {
+        pthread_mutex_lock(&pool_mu);
+        pthread_cond_signal(&pool_done);
+        pthread_mutex_unlock(&pool_mu);
+      }
+    }
+  }
   return NULL;
+}
+
+/* start workers 1 .. n-1 (part 0 runs on the calling thread); how many are running */
+static int pool_ensure(int n) {
+  while (pool_started < n - 1) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    const int ok = pthread_create(&t, &attr, pool_worker, (void *)(intptr_t)(pool_started + 1)) == 0;
+    pthread_attr_destroy(&attr);
+    if (!ok) break;
+    pool_started++;
+  }
+  return pool_started + 1;
 }
 
 void parallel_for(int64_t n, int64_t grain, range_fn fn, void *ctx) {
@@ -174,21 +238,38 @@ void parallel_for(int64_t n, int64_t grain, range_fn fn, void *ctx) {
   int64_t parts = n / grain;
   if (parts > threads_wanted) parts = threads_wanted;
   if (parts > MAX_THREADS) parts = MAX_THREADS;
-  if (parts <= 1) {
+  /* one dispatch at a time (a second caller, e.g. another Node worker thread, runs serially) */
+  if (parts <= 1 || in_worker || pthread_mutex_trylock(&pool_dispatch) != 0) {
     fn(ctx, 0, n);
     return;
   }
-  range_job jobs[MAX_THREADS];
-  pthread_t tid[MAX_THREADS];
-  int started = 0;
-  for (int p = 0; p < parts; p++) jobs[p] = (range_job){fn, ctx, n * p / parts, n * (p + 1) / parts};
-  for (int p = 1; p < parts; p++) {
-    if (pthread_create(&tid[p], NULL, range_thread, &jobs[p]) != 0) break;
-    started = p;
+  const int avail = pool_ensure((int)parts);
+  if (parts > avail) parts = avail;
+  if (parts <= 1) {
+    pthread_mutex_unlock(&pool_dispatch);
+    fn(ctx, 0, n);
+    return;
   }
-  fn(ctx, jobs[0].from, jobs[0].to);
-  for (int p = started + 1; p < parts; p++) fn(ctx, jobs[p].from, jobs[p].to); /* threads that did not start: here */
-  for (int p = 1; p <= started; p++) pthread_join(tid[p], NULL);
+  for (int p = 0; p < parts; p++) pool_jobs[p] = (range_job){fn, ctx, n * p / parts, n * (p + 1) / parts};
+  /* workers with an id >= parts see the new generation and skip it */
+  pool_parts = (int)parts;
+  atomic_store_explicit(&pool_pending, (int)parts - 1, memory_order_release);
+  pthread_mutex_lock(&pool_mu);
+  atomic_fetch_add_explicit(&pool_generation, 1, memory_order_acq_rel);
+  pthread_cond_broadcast(&pool_wake);
+  pthread_mutex_unlock(&pool_mu);
+  fn(ctx, pool_jobs[0].from, pool_jobs[0].to);
+  int spins = 0;
+  while (atomic_load_explicit(&pool_pending, memory_order_acquire) > 0 && spins < SPIN_ROUNDS) {
+    cpu_relax();
+    spins++;
+  }
+  if (atomic_load_explicit(&pool_pending, memory_order_acquire) > 0) {
+    pthread_mutex_lock(&pool_mu);
+    while (atomic_load_explicit(&pool_pending, memory_order_acquire) > 0) pthread_cond_wait(&pool_done, &pool_mu);
+    pthread_mutex_unlock(&pool_mu);
+  }
+  pthread_mutex_unlock(&pool_dispatch);
 }
 
 /* C[m,n] = op(A) @ op(B) for one small product: plain loops (the compiler vectorises the inner one). */
@@ -232,15 +313,52 @@ static void run_slices(const job *j) {
       memset(ci, 0, sizeof(float) * j->m * j->n);
     } else if (small) {
       small_gemm(j->ta, j->tb, j->m, j->n, j->k, ai, bi, ci);
-    } else if (j->m == 1 && cblas_sgemv) {
+    } else if (j->m == 1 && !j->ta) {
       /* one row (decoding at batch 1): a matrix-vector product streams B once, where a GEMM
-         would first copy it into packed panels. c = op(B)^T a, with op(B) [k, n]. */
-      if (j->tb) cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)j->n, (int)j->k, 1.0f, bi, (int)j->k, ai, 1, 0.0f, ci, 1);
+         would first copy it into packed panels; on our threads when this is the only product
+         (the BLAS's non-transposed GEMV read a model's weights at 9-14 GB/s, ours at ~20; its
+         transposed one, the tied head's, is the faster of the two there). A nested call
+         (a slice of a parallel batch) runs gemv_threaded serially. */
+      if (j->to - j->from == 1 && !j->tb) gemv_threaded(ai, bi, ci, j->k, j->n, false);
+      else if (j->tb) cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)j->n, (int)j->k, 1.0f, bi, (int)j->k, ai, 1, 0.0f, ci, 1);
       else cblas_sgemv(CblasRowMajor, CblasTrans, (int)j->k, (int)j->n, 1.0f, bi, (int)j->n, ai, 1, 0.0f, ci, 1);
     } else {
       cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)j->m,
                   (int)j->n, (int)j->k, 1.0f, ai, lda, bi, ldb, 0.0f, ci, (int)j->n);
     }
+  }
+}
+
+/* rows per part of a split product: fewer and the parts are too thin for the BLAS's kernels */
+#define SPLIT_ROWS 16
+
+typedef struct {
+  bool ta, tb;
+  int64_t m, n, k;
+  float alpha, beta;
+  const float *a, *b;
+  float *c;
+} split_job;
+
+static void split_rows(void *ctx, int64_t from, int64_t to) {
+  const split_job *j = ctx;
+  const int64_t r0 = from * SPLIT_ROWS, r1 = to * SPLIT_ROWS < j->m ? to * SPLIT_ROWS : j->m;
+  const float *a = j->ta ? j->a + r0 : j->a + r0 * j->k;
+  cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)(r1 - r0), (int)j->n,
+              (int)j->k, j->alpha, a, j->ta ? (int)j->m : (int)j->k, j->b, j->tb ? (int)j->k : (int)j->n, j->beta,
+              j->c + r0 * j->n, (int)j->n);
+}
+
+void sgemm_split(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, const float *b,
+                 float beta, float *c) {
+  split_job j = {ta, tb, m, n, k, alpha, beta, a, b, c};
+  const int64_t chunks = (m + SPLIT_ROWS - 1) / SPLIT_ROWS;
+  if (threads_wanted > 1) {
+    blas_threads(1);
+    parallel_for(chunks, 1, split_rows, &j); /* contiguous runs of chunks: threads_wanted parts */
+  } else {
+    blas_threads(1);
+    split_rows(&j, 0, chunks);
   }
 }
 
@@ -283,9 +401,13 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
     /* 2) few or large products: the BLAS's own threads inside each, unless the whole call is
        small (decoding's [64, 128] @ [128, 512]: waking the BLAS's workers costs more than they
        save; sampling ran 15% faster on one thread, measured) */
-    const bool gemv = m == 1 && n * k >= MIN_THREADED_GEMV; /* bandwidth-bound: more cores read faster */
-    blas_threads(macs * batch < MIN_THREADED_MACS && !gemv ? 1 : threads_wanted);
-    run_slices(&whole);
+    if (batch == 1 && m >= 2 * SPLIT_ROWS && k > 0 && !(macs < SMALL_MACS)) {
+      sgemm_split(ta, tb, m, n, k, 1.0f, a, b, 0.0f, c);
+    } else {
+      const bool gemv = m == 1 && n * k >= MIN_THREADED_GEMV; /* bandwidth-bound: more cores read faster */
+      blas_threads(macs * batch < MIN_THREADED_MACS && !gemv ? 1 : threads_wanted);
+      run_slices(&whole);
+    }
   }
   return NULL;
 }

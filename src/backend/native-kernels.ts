@@ -111,34 +111,35 @@ const rmsNormGrad: KernelFunc = ({ inputs, backend: b }) => {
   return [dx, dw];
 };
 
-interface AttentionAttrs { Tp: number; scale: number }
+/** headMajor 1: k and v are [B, KV, Tc, hd] (a KV cache), else [B, Tc, KV, hd] */
+interface AttentionAttrs { Tp: number; scale: number; headMajor: number }
 
-/** q [B, T, H, hd], k and v [B, Tc, KV, hd] (Tc >= Tp + T: the first Tp + T are used) -> the sizes the addon takes */
-function attentionDims(q: TensorInfo, k: TensorInfo): [number, number, number, number, number, number] {
-  const [B, T, H, hd] = q.shape, [, Tc, KV] = k.shape;
-  return [B, T, Tc, H, KV, hd];
+/** q [B, T, H, hd], k and v (Tc >= Tp + T positions: the first Tp + T are used) -> the sizes the addon takes */
+function attentionDims(q: TensorInfo, k: TensorInfo, headMajor: number): [number, number, number, number, number, number] {
+  const [B, T, H, hd] = q.shape, [, s1, s2] = k.shape;
+  return headMajor ? [B, T, s2, H, s1, hd] : [B, T, s1, H, s2, hd];
 }
 
 const attention: KernelFunc = ({ inputs, backend: b, attrs }) => {
   const backend = b as unknown as BackendWasm, kn = kernelsOrThrow(FUSED.attention);
   const { q, k, v, keyMask } = inputs as Inputs;
-  const { Tp, scale } = attrs as unknown as AttentionAttrs;
-  const [B, T, Tc, H, KV, hd] = attentionDims(q, k);
+  const { Tp, scale, headMajor } = attrs as unknown as AttentionAttrs;
+  const [B, T, Tc, H, KV, hd] = attentionDims(q, k, headMajor);
   const o = backend.makeOutput(q.shape, "float32"), lse = backend.makeOutput([B, H, T], "float32");
   kn.attention(f32(backend, q), f32(backend, k), f32(backend, v), keyMask ? f32(backend, keyMask) : null,
-    f32(backend, o), f32(backend, lse), B, T, Tc, H, KV, hd, Tp, scale);
+    f32(backend, o), f32(backend, lse), B, T, Tc, H, KV, hd, Tp, scale, headMajor === 1);
   return [o, lse];
 };
 
 const attentionGrad: KernelFunc = ({ inputs, backend: b, attrs }) => {
   const backend = b as unknown as BackendWasm, kn = kernelsOrThrow(FUSED.attentionGrad);
   const { q, k, v, keyMask, o, lse, dy } = inputs as Inputs;
-  const { Tp, scale } = attrs as unknown as AttentionAttrs;
-  const [B, T, Tc, H, KV, hd] = attentionDims(q, k);
+  const { Tp, scale, headMajor } = attrs as unknown as AttentionAttrs;
+  const [B, T, Tc, H, KV, hd] = attentionDims(q, k, headMajor);
   const dq = backend.makeOutput(q.shape, "float32"), dk = backend.makeOutput(k.shape, "float32"), dv = backend.makeOutput(v.shape, "float32");
   kn.attentionGrad(f32(backend, q), f32(backend, k), f32(backend, v), keyMask ? f32(backend, keyMask) : null,
     f32(backend, o), f32(backend, lse), f32(backend, dy), f32(backend, dq), f32(backend, dk), f32(backend, dv),
-    B, T, Tc, H, KV, hd, Tp, scale);
+    B, T, Tc, H, KV, hd, Tp, scale, headMajor === 1);
   return [dq, dk, dv];
 };
 

@@ -35,14 +35,16 @@ export interface NativeKernels {
   rmsNormGrad(x: Float32Array, w: Float32Array, dy: Float32Array, rstd: Float32Array, dx: Float32Array, dw: Float32Array, rows: number, cols: number): void;
   gatherRows(table: Float32Array, ids: Int32Array, out: Float32Array, cols: number): void;
   scatterAddRows(x: Float32Array, ids: Int32Array, out: Float32Array, cols: number): void;
-  /** q [B, T, H, hd]; k, v [B, Tc, KV, hd] of which the first Tp + T rows are used; keyMask [B, Tp + T] */
+  /** q [B, T, H, hd]; k, v [B, Tc, KV, hd] (headMajor: [B, KV, Tc, hd]) of which the first Tp + T positions are used; keyMask [B, Tp + T] */
   attention(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array | null, o: Float32Array, lse: Float32Array,
-    B: number, T: number, Tc: number, H: number, KV: number, hd: number, Tp: number, scale: number): void;
+    B: number, T: number, Tc: number, H: number, KV: number, hd: number, Tp: number, scale: number, headMajor: boolean): void;
   attentionGrad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array | null, o: Float32Array, lse: Float32Array,
     dO: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array,
-    B: number, T: number, Tc: number, H: number, KV: number, hd: number, Tp: number, scale: number): void;
+    B: number, T: number, Tc: number, H: number, KV: number, hd: number, Tp: number, scale: number, headMajor: boolean): void;
   /** y[n, out] = x[n, in] @ w[in, out] + b */
   linear(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, n: number, inDim: number, out: number): void;
+  /** cache [B, KV, Tc, hd] gets x [B, T, KV, hd] at positions at .. at + T - 1, in place */
+  kvWrite(cache: Float32Array, x: Float32Array, B: number, T: number, KV: number, hd: number, Tc: number, at: number): void;
 }
 
 /** The addon's exports (native/stepwise_native.c, native/kernels.c). */
@@ -78,7 +80,7 @@ export interface NativeStatus {
 const ADDON = path.join("native", "build", "stepwise_native.node");
 /** every function NativeKernels names: an addon built before one was added is refused, not half used */
 const KERNELS: (keyof NativeKernels)[] = ["gelu", "geluGrad", "layerNorm", "layerNormGrad", "rmsNorm", "rmsNormGrad",
-  "gatherRows", "scatterAddRows", "attention", "attentionGrad", "linear"];
+  "gatherRows", "scatterAddRows", "attention", "attentionGrad", "linear", "kvWrite"];
 
 let status: NativeStatus | null = null;
 /** products handed to the BLAS so far (tests check that a path really ran) */

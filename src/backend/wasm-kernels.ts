@@ -405,18 +405,18 @@ export function registerWasmKernels(): void {
 }
 
 /**
- * dst[b, at + t, ...] = src[b, t, ...] for every b and t < src.shape[1], written into dst's wasm
- * heap memory in place. TF.js tensors are otherwise immutable: only a tensor its caller created
- * and never hands out (a preallocated KV cache, src/model/kv-cache.ts) may be written this way.
+ * A head-major KV cache dst [B, KV, capacity, hd] gets the new keys or values src [B, T, KV, hd]
+ * (a projection's layout) at positions at .. at + T - 1, written into dst's wasm heap memory in
+ * place by the native addon. TF.js tensors are otherwise immutable: only a tensor its caller
+ * created and never hands out (src/model/kv-cache.ts) may be written this way.
  */
-export function writeRowsInPlace(dst: tf.Tensor, src: tf.Tensor, at: number): void {
-  if (tf.getBackend() !== "wasm") throw new Error("writeRowsInPlace: the wasm backend only");
+export function writeKVInPlace(dst: tf.Tensor, src: tf.Tensor, at: number): void {
+  const k = nativeBlas()?.kernels;
+  if (tf.getBackend() !== "wasm" || !k) throw new Error("writeKVInPlace: the wasm backend with the native addon only");
   const backend = tf.backend() as unknown as BackendWasm;
-  const [B = 0, cap = 0] = dst.shape, T = src.shape[1] ?? 0;
-  const inner = dst.shape.slice(2).reduce((p, q) => p * q, 1);
-  if (dst.dtype !== src.dtype || src.shape[0] !== B || src.shape.slice(2).reduce((p, q) => p * q, 1) !== inner || at < 0 || at + T > cap) {
-    throw new Error(`writeRowsInPlace: [${src.shape}] does not fit [${dst.shape}] at row ${at}`);
+  const [B = 0, KV = 0, cap = 0, hd = 0] = dst.shape, [Bs, T = 0, KVs, hds] = src.shape;
+  if (dst.rank !== 4 || src.rank !== 4 || Bs !== B || KVs !== KV || hds !== hd || dst.dtype !== "float32" || src.dtype !== "float32") {
+    throw new Error(`writeKVInPlace: [${src.shape}] does not fit the cache [${dst.shape}]`);
   }
-  const d = backend.typedArrayFromHeap(dst), s = backend.typedArrayFromHeap(src);
-  for (let b = 0; b < B; b++) (d as Float32Array).set((s as Float32Array).subarray(b * T * inner, (b + 1) * T * inner), (b * cap + at) * inner);
+  k.kvWrite(backend.typedArrayFromHeap(dst) as Float32Array, backend.typedArrayFromHeap(src) as Float32Array, B, T, KV, hd, cap, at);
 }

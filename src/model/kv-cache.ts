@@ -3,21 +3,24 @@
  * headDim] each, the layout of a projection (src/model/ops.ts attention).
  *
  * Where the fused kernels run (wasm with the native addon), each layer's keys and values live in
- * one tensor of `capacity` positions allocated at the first step, new positions are written into
- * it in place, and attention reads its first `length` rows. Elsewhere the keys grow by
- * concatenation, which copies the whole cache at every token (quadratic in the response length:
- * a fifth of a sampling run at batch 64 x 100 tokens, measured).
+ * one tensor of `capacity` positions allocated at the first step, head-major ([B, kvHeads,
+ * capacity, hd]: one head's keys are contiguous, so decoding's attention reads them as one
+ * stream), new positions are written into it in place, and attention reads its first `length`
+ * positions. Elsewhere the keys grow by concatenation in the projection's layout, which copies the
+ * whole cache at every token (quadratic in the response length: a fifth of a sampling run at
+ * batch 64 x 100 tokens, measured).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { fusedKernels } from "../backend/native-kernels.js";
-import { writeRowsInPlace } from "../backend/wasm-kernels.js";
+import { writeKVInPlace } from "../backend/wasm-kernels.js";
 
 export class KVCache {
   /** positions held (the next position written is `length`) */
   length = 0;
   private readonly k: (tf.Tensor4D | null)[];
   private readonly v: (tf.Tensor4D | null)[];
-  private readonly inPlace = fusedKernels() !== null;
+  /** in place, head-major ([B, kvHeads, capacity, hd]); else concatenated, [B, length, kvHeads, hd] */
+  readonly inPlace = fusedKernels() !== null;
 
   /** `capacity`: the most positions it will hold (prompt plus new tokens) */
   constructor(layers: number, readonly capacity: number) {
@@ -28,19 +31,20 @@ export class KVCache {
   /**
    * Add layer l's keys and values of the current step ([B, T, kvHeads, hd], positions length ..
    * length + T - 1) and return what attention reads: every position so far (in place: the whole
-   * buffer, of which the first length + T rows are filled). Call advance(T) after the last layer.
+   * head-major buffer, of which the first length + T positions are filled, with headMajor true).
+   * Call advance(T) after the last layer.
    */
-  append(l: number, k: tf.Tensor4D, v: tf.Tensor4D): { k: tf.Tensor4D; v: tf.Tensor4D } {
+  append(l: number, k: tf.Tensor4D, v: tf.Tensor4D): { k: tf.Tensor4D; v: tf.Tensor4D; headMajor: boolean } {
     const T = k.shape[1];
     if (this.length + T > this.capacity) throw new Error(`KV cache: ${this.length + T} positions exceed its capacity ${this.capacity}`);
     if (this.inPlace) {
       if (!this.k[l]) {
         const [B, , KV, hd] = k.shape;
-        this.k[l] = tf.keep(tf.zeros([B, this.capacity, KV, hd])) as tf.Tensor4D;
-        this.v[l] = tf.keep(tf.zeros([B, this.capacity, KV, hd])) as tf.Tensor4D;
+        this.k[l] = tf.keep(tf.zeros([B, KV, this.capacity, hd])) as tf.Tensor4D;
+        this.v[l] = tf.keep(tf.zeros([B, KV, this.capacity, hd])) as tf.Tensor4D;
       }
-      writeRowsInPlace(this.k[l]!, k, this.length);
-      writeRowsInPlace(this.v[l]!, v, this.length);
+      writeKVInPlace(this.k[l]!, k, this.length);
+      writeKVInPlace(this.v[l]!, v, this.length);
     } else {
       const grow = (old: tf.Tensor4D | null, t: tf.Tensor4D) => {
         const next = tf.keep(old ? tf.concat([old, t], 1) : tf.clone(t)) as tf.Tensor4D;
@@ -50,7 +54,7 @@ export class KVCache {
       this.k[l] = grow(this.k[l], k);
       this.v[l] = grow(this.v[l], v);
     }
-    return { k: this.k[l]!, v: this.v[l]! };
+    return { k: this.k[l]!, v: this.v[l]!, headMajor: this.inPlace };
   }
 
   /** The step's positions are in every layer. */

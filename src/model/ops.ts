@@ -53,9 +53,13 @@ tf.registerGradient({
 });
 
 export function linear(x: tf.Tensor2D, w: tf.Tensor, b?: tf.Tensor): tf.Tensor2D {
-  if (!b) return linearNoBias(x, w) as tf.Tensor2D;
-  if (fusedKernels() && w.rank === 2 && b.rank === 1) return run(FUSED.linear, { x, w, b })[0] as tf.Tensor2D;
-  return linearBias(x, w, b) as tf.Tensor2D;
+  if (fusedKernels() && w.rank === 2) {
+    // one registered kernel: the product's own gradient for 2-D operands is linearGrads' two
+    // products, and no customGrad scope is paid when nothing is recorded (sampling)
+    if (!b) return tf.matMul(x, w as tf.Tensor2D);
+    if (b.rank === 1) return run(FUSED.linear, { x, w, b })[0] as tf.Tensor2D;
+  }
+  return (b ? linearBias(x, w, b) : linearNoBias(x, w)) as tf.Tensor2D;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,6 +149,8 @@ export interface AttentionOptions {
   Tp: number;
   /** [B * Tk] flattened, 1 = a real key, 0 = padding; default all real */
   keyMask?: Float32Array;
+  /** k and v are [B, KV, Tc, hd] (a KV cache, src/model/kv-cache.ts) instead of [B, Tc, KV, hd] */
+  kvHeadMajor?: boolean;
 }
 
 /** Additive attention mask [Bm, 1, T, Tk]: query i (absolute index Tp + i) sees key j <= Tp + i that is real. */
@@ -171,15 +177,21 @@ export function attentionMask(B: number, T: number, Tp: number, keyMask?: Float3
  * (`attention` also takes k and v with more than Tk positions, a preallocated cache: the first Tk are used.)
  */
 export function attentionComposed(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: AttentionOptions): tf.Tensor4D {
-  const [B, T, H, hd] = q.shape, [, Tk, KV] = k.shape, rep = H / KV;
-  const heads = (t: tf.Tensor4D) => tf.transpose(t, [0, 2, 1, 3]); // [B, n, T, hd]
+  const [B, T, H, hd] = q.shape, Tk = opts.Tp + T;
+  const heads = (t: tf.Tensor4D) => tf.transpose(t, [0, 2, 1, 3]) as tf.Tensor4D; // [B, T, n, hd] <-> [B, n, T, hd]
+  // keys and values as [B, KV, Tk, hd]
+  const kvHeads = (t: tf.Tensor4D) => {
+    const h = opts.kvHeadMajor ? t : heads(t);
+    return h.shape[2] === Tk ? h : tf.slice(h, [0, 0, 0, 0], [B, h.shape[1], Tk, hd]);
+  };
+  const kh = kvHeads(k), vh = kvHeads(v), KV = kh.shape[1], rep = H / KV;
   const qg = tf.reshape(tf.mul(heads(q), 1 / Math.sqrt(hd)), [B, KV, rep * T, hd]);
-  let s = tf.reshape(tf.matMul(qg, heads(k), false, true), [B, H, T, Tk]);
+  let s = tf.reshape(tf.matMul(qg, kh, false, true), [B, H, T, Tk]);
   const mask = attentionMask(B, T, opts.Tp, opts.keyMask);
   if (mask) s = tf.add(s, mask);
   const a = tf.reshape(tf.softmax(s), [B, KV, rep * T, Tk]);
-  const o = tf.reshape(tf.matMul(a, heads(v)), [B, H, T, hd]);
-  return tf.transpose(o, [0, 2, 1, 3]) as tf.Tensor4D;
+  const o = tf.reshape(tf.matMul(a, vh), [B, H, T, hd]);
+  return heads(o as tf.Tensor4D);
 }
 
 for (const [kernelName, masked] of [[FUSED.attention, false], [FUSED.attentionMasked, true]] as const) {
@@ -199,18 +211,17 @@ for (const [kernelName, masked] of [[FUSED.attention, false], [FUSED.attentionMa
 
 function attentionFused(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: AttentionOptions): tf.Tensor4D {
   const [B, T] = q.shape, Tk = opts.Tp + T;
-  const attrs = { Tp: opts.Tp, scale: 1 / Math.sqrt(q.shape[3]) };
+  const attrs = { Tp: opts.Tp, scale: 1 / Math.sqrt(q.shape[3]), headMajor: opts.kvHeadMajor ? 1 : 0 };
   if (!opts.keyMask) return run(FUSED.attention, { q, k, v }, attrs)[0] as tf.Tensor4D;
   return tf.tidy(() => run(FUSED.attentionMasked, { q, k, v, keyMask: tf.tensor2d(opts.keyMask!, [B, Tk]) }, attrs)[0] as tf.Tensor4D);
 }
 
 export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: AttentionOptions): tf.Tensor4D {
-  const [B, T, H] = q.shape, [Bk, Tc, KV] = k.shape, Tk = opts.Tp + T;
-  if (Bk !== B || Tc < Tk || H % KV !== 0) {
-    throw new Error(`attention: q [${q.shape}], k [${k.shape}] with ${opts.Tp} cached keys do not fit together`);
+  const [B, T, H] = q.shape, Tk = opts.Tp + T;
+  const [Bk, Tc, KV] = opts.kvHeadMajor ? [k.shape[0], k.shape[2], k.shape[1]] : k.shape;
+  if (Bk !== B || Tc < Tk || H % KV !== 0 || v.shape.some((n, i) => n !== k.shape[i])) {
+    throw new Error(`attention: q [${q.shape}], k [${k.shape}], v [${v.shape}] with ${opts.Tp} cached keys do not fit together`);
   }
   if (opts.keyMask && opts.keyMask.length !== B * Tk) throw new Error(`attention: key mask of ${opts.keyMask.length}, expected ${B} x ${Tk}`);
-  if (fusedKernels()) return attentionFused(q, k, v, opts);
-  const used = (t: tf.Tensor4D) => (Tc === Tk ? t : tf.slice(t, [0, 0, 0, 0], [B, Tk, KV, t.shape[3]]));
-  return attentionComposed(q, used(k), used(v), opts);
+  return fusedKernels() ? attentionFused(q, k, v, opts) : attentionComposed(q, k, v, opts);
 }

@@ -294,8 +294,9 @@ export class Transformer {
         k = applyRope(k);
         v = heads(linear(h, this.w(`${p}.self_attn.v_proj.weight`), bias("v_proj")), KV);
       }
-      if (opts.cache) ({ k, v } = opts.cache.append(l, k, v));
-      const o = attention(q, k, v, { Tp, keyMask: opts.keyMask }); // [B, T, H, hd]
+      let kvHeadMajor = false;
+      if (opts.cache) ({ k, v, headMajor: kvHeadMajor } = opts.cache.append(l, k, v));
+      const o = attention(q, k, v, { Tp, keyMask: opts.keyMask, kvHeadMajor }); // [B, T, H, hd]
       const merged = tf.reshape(o, [B * T, H * hd]) as tf.Tensor2D;
       if (c.family === "gpt2") {
         const p = `h.${l}`;

@@ -103,12 +103,16 @@ test("fused attention equals the composed one: causal, grouped heads, key masks 
   const m2 = new Float32Array(2 * 8).fill(1);
   m2[0] = 0;
   await sameAsComposed("3 queries after 5 cached keys, masked", att(5, m2), attentionInputs(2, 3, 8, 4, 4, 8, 70));
+  // a head-major cache [B, KV, Tc, hd] with room for more positions than are used
+  const headMajor = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
+    attention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, { Tp: 5, keyMask: m2, kvHeadMajor: true });
+  await sameAsComposed("head-major cache of 11 positions, 8 used", headMajor, () => [rnd([2, 3, 4, 8], 75, 2), rnd([2, 2, 11, 8], 76, 2), rnd([2, 2, 11, 8], 77)]);
 });
 
 test("fused attention reads only the first Tp + T positions of a larger (preallocated) cache", { skip }, async () => {
   await initBackend({ backend: "wasm" });
   const [q, k, v] = attentionInputs(2, 1, 12, 4, 2, 8, 80)();
-  const short = tf.tidy(() => attention(q as tf.Tensor4D, tf.slice(k!, [0, 0, 0, 0], [2, 7, 2, 8]), tf.slice(v!, [0, 0, 0, 0], [2, 7, 2, 8]), { Tp: 6 }).dataSync());
+  const short = tf.tidy(() => attention(q as tf.Tensor4D, tf.slice(k as tf.Tensor4D, [0, 0, 0, 0], [2, 7, 2, 8]), tf.slice(v as tf.Tensor4D, [0, 0, 0, 0], [2, 7, 2, 8]), { Tp: 6 }).dataSync());
   const long = tf.tidy(() => attention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, { Tp: 6 }).dataSync());
   assert.deepEqual(long, short);
   // by hand: one head, two keys with equal scores -> the mean of the two values
@@ -129,8 +133,11 @@ test("the KV cache writes in place on the fused path and matches concatenation",
         const got = tf.tidy(() => {
           const k = rnd([2, T, 2, 4], cache.length + 1), v = rnd([2, T, 2, 4], cache.length + 2);
           const kv = cache.append(0, k as tf.Tensor4D, v as tf.Tensor4D);
+          assert.equal(kv.headMajor, fused, "head-major in place on the fused path only");
           const used = cache.length + T;
-          return [tf.slice(kv.k, [0, 0, 0, 0], [2, used, 2, 4]), tf.slice(kv.v, [0, 0, 0, 0], [2, used, 2, 4])].map((t) => Array.from(t.dataSync()));
+          // as [B, used, KV, hd] on both paths
+          const asRows = (t: tf.Tensor4D) => tf.slice(kv.headMajor ? tf.transpose(t, [0, 2, 1, 3]) : t, [0, 0, 0, 0], [2, used, 2, 4]);
+          return [asRows(kv.k), asRows(kv.v)].map((t) => Array.from(t.dataSync()));
         });
         cache.advance(T);
         out.push(...got);
@@ -172,8 +179,10 @@ test("the addon refuses fused-kernel arrays smaller than the sizes say", { skip 
   const f = (n: number) => new Float32Array(n);
   assert.throws(() => addon.gelu!(f(8), f(4)), /y is smaller than x/);
   assert.throws(() => addon.layerNorm!(f(8), f(4), f(4), f(8), f(2), f(1), 2, 4, 1e-5), /smaller than rows x cols/);
-  assert.throws(() => addon.attention!(f(8), f(8), f(8), null, f(8), f(1), 1, 1, 4, 2, 1, 4, 0, 1), /smaller than the sizes say/);
-  assert.throws(() => addon.attention!(f(8), f(8), f(8), null, f(8), f(2), 1, 1, 1, 2, 1, 4, 3, 1), /argument types or sizes/, "Tp + T beyond the cache");
+  assert.throws(() => addon.attention!(f(8), f(8), f(8), null, f(8), f(1), 1, 1, 4, 2, 1, 4, 0, 1, false), /smaller than the sizes say/);
+  assert.throws(() => addon.attention!(f(8), f(8), f(8), null, f(8), f(2), 1, 1, 1, 2, 1, 4, 3, 1, false), /argument types or sizes/, "Tp + T beyond the cache");
   assert.throws(() => addon.linear!(f(6), f(6), f(2), f(3), 2, 3, 2), /smaller than n, in, out/);
   assert.throws(() => addon.scatterAddRows!(f(6), new Int32Array(3), f(4), 3), /x is smaller/);
+  assert.throws(() => addon.kvWrite!(f(16), f(8), 1, 1, 2, 4, 2, 2), /at \+ T <= Tc/, "a write past the cache's capacity");
+  assert.throws(() => addon.kvWrite!(f(15), f(8), 1, 1, 2, 4, 2, 1), /smaller than the sizes say/);
 });
