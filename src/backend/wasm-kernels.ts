@@ -405,6 +405,18 @@ export function registerWasmKernels(): void {
 }
 
 /**
+ * A float32 tensor on the wasm heap whose values are whatever the allocator left there: for a
+ * buffer every element of which is written before it is read (a KV cache), so that allocating it
+ * costs no pass of zeros (tf.zeros fills a JavaScript array and copies it in).
+ */
+export function uninitializedTensor(shape: number[]): tf.Tensor {
+  if (tf.getBackend() !== "wasm") throw new Error("uninitializedTensor: the wasm backend only");
+  const backend = tf.backend() as unknown as BackendWasm;
+  const info = backend.makeOutput(shape, "float32");
+  return tf.engine().makeTensorFromTensorInfo(info);
+}
+
+/**
  * A head-major KV cache dst [B, KV, capacity, hd] gets the new keys or values src [B, T, KV, hd]
  * (a projection's layout) at positions at .. at + T - 1, written into dst's wasm heap memory in
  * place by the native addon. TF.js tensors are otherwise immutable: only a tensor its caller

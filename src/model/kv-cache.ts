@@ -12,7 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { fusedKernels } from "../backend/native-kernels.js";
-import { writeKVInPlace } from "../backend/wasm-kernels.js";
+import { uninitializedTensor, writeKVInPlace } from "../backend/wasm-kernels.js";
 
 export class KVCache {
   /** positions held (the next position written is `length`) */
@@ -40,8 +40,9 @@ export class KVCache {
     if (this.inPlace) {
       if (!this.k[l]) {
         const [B, , KV, hd] = k.shape;
-        this.k[l] = tf.keep(tf.zeros([B, KV, this.capacity, hd])) as tf.Tensor4D;
-        this.v[l] = tf.keep(tf.zeros([B, KV, this.capacity, hd])) as tf.Tensor4D;
+        // positions are written before attention reads them (it reads the first length + T)
+        this.k[l] = tf.keep(uninitializedTensor([B, KV, this.capacity, hd])) as tf.Tensor4D;
+        this.v[l] = tf.keep(uninitializedTensor([B, KV, this.capacity, hd])) as tf.Tensor4D;
       }
       writeKVInPlace(this.k[l]!, k, this.length);
       writeKVInPlace(this.v[l]!, v, this.length);
