@@ -754,6 +754,24 @@ static napi_value kv_write_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * copyColumns(src, rows, srcCols, from, dst, width): dst[r, :] = src[r, from : from + width], the
+ * pieces of a split along the last axis (q, k and v out of one projection), one memcpy per row.
+ */
+static napi_value copy_columns_js(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  float *src, *dst;
+  size_t sl, dl;
+  int64_t rows, cols, from, width;
+  if (!arg_f32(env, argv[0], &src, &sl) || !arg_i64(env, argv[1], &rows) || !arg_i64(env, argv[2], &cols) ||
+      !arg_i64(env, argv[3], &from) || !arg_f32(env, argv[4], &dst, &dl) || !arg_i64(env, argv[5], &width) || rows < 0 ||
+      from < 0 || width < 0 || from + width > cols)
+    return fail(env, "copyColumns", "(src, rows, srcCols, from, dst, width) with from + width <= srcCols");
+  if (sl < (size_t)(rows * cols) || dl < (size_t)(rows * width)) return fail(env, "copyColumns", "an operand is smaller than the sizes say");
+  for (int64_t r = 0; r < rows; r++) memcpy(dst + r * width, src + r * cols + from, sizeof(float) * (size_t)width);
+  return NULL;
+}
+
 napi_status kernels_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"gelu", NULL, gelu_js, NULL, NULL, NULL, napi_default, NULL},
@@ -768,6 +786,7 @@ napi_status kernels_register(napi_env env, napi_value exports) {
       {"attentionGrad", NULL, attention_grad_js, NULL, NULL, NULL, napi_default, NULL},
       {"linear", NULL, linear_js, NULL, NULL, NULL, napi_default, NULL},
       {"kvWrite", NULL, kv_write_js, NULL, NULL, NULL, napi_default, NULL},
+      {"copyColumns", NULL, copy_columns_js, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -45,6 +45,8 @@ export interface NativeKernels {
   linear(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, n: number, inDim: number, out: number): void;
   /** cache [B, KV, Tc, hd] gets x [B, T, KV, hd] at positions at .. at + T - 1, in place */
   kvWrite(cache: Float32Array, x: Float32Array, B: number, T: number, KV: number, hd: number, Tc: number, at: number): void;
+  /** dst[r, :] = src[r, from : from + width] for r < rows (src has srcCols columns) */
+  copyColumns(src: Float32Array, rows: number, srcCols: number, from: number, dst: Float32Array, width: number): void;
 }
 
 /** The addon's exports (native/stepwise_native.c, native/kernels.c). */
@@ -80,7 +82,7 @@ export interface NativeStatus {
 const ADDON = path.join("native", "build", "stepwise_native.node");
 /** every function NativeKernels names: an addon built before one was added is refused, not half used */
 const KERNELS: (keyof NativeKernels)[] = ["gelu", "geluGrad", "layerNorm", "layerNormGrad", "rmsNorm", "rmsNormGrad",
-  "gatherRows", "scatterAddRows", "attention", "attentionGrad", "linear", "kvWrite"];
+  "gatherRows", "scatterAddRows", "attention", "attentionGrad", "linear", "kvWrite", "copyColumns"];
 
 let status: NativeStatus | null = null;
 /** products handed to the BLAS so far (tests check that a path really ran) */

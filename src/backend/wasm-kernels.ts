@@ -372,6 +372,18 @@ const fastSplitV: KernelFunc = ({ inputs, backend: b, attrs }) => {
   });
   // allocate every output before taking heap views (an allocation may grow the heap and detach them)
   const outs = shapes.map((size) => backend.makeOutput(size, x.dtype));
+  const native = nativeBlas()?.kernels;
+  if (native && x.dtype === "float32" && ax === x.shape.length - 1) {
+    // along the last axis (q, k, v out of one projection): the addon's row copies
+    const cols = x.shape[ax]!, rows = x.shape.slice(0, -1).reduce((p, q) => p * q, 1);
+    const xv = backend.typedArrayFromHeap(x) as Float32Array;
+    let from = 0;
+    outs.forEach((out, i) => {
+      native.copyColumns(xv, rows, cols, from, backend.typedArrayFromHeap(out) as Float32Array, sizes[i]!);
+      from += sizes[i]!;
+    });
+    return outs;
+  }
   const xVals = backend.typedArrayFromHeap(x);
   outs.forEach((out, i) => {
     copySlice(xVals, x.shape, begin, shapes[i]!, backend.typedArrayFromHeap(out));

@@ -43,6 +43,9 @@ function logSoftmaxRow(row: Float32Array | Float64Array, out: Float64Array, temp
   return h;
 }
 
+/** draw()'s working rows, reused across calls (one draw per row per step: allocating them showed in profiles) */
+let scratch = new Float64Array(0);
+
 /** Draw a token from log-probs `lp` under temperature, top-k and top-p (Holtzman et al. 2020). */
 function draw(lp: Float64Array, temperature: number, topK: number, topP: number, rand: () => number): number {
   const V = lp.length;
@@ -53,7 +56,8 @@ function draw(lp: Float64Array, temperature: number, topK: number, topP: number,
   }
   // tempered probabilities, p_i proportional to exp(lp_i / T)
   let idx: number[] | null = null;
-  const logits = new Float64Array(V);
+  if (scratch.length < 2 * V) scratch = new Float64Array(2 * V);
+  const logits = scratch.subarray(0, V);
   let max = -Infinity;
   for (let i = 0; i < V; i++) { logits[i] = lp[i] / temperature; if (logits[i] > max) max = logits[i]; }
   if (topK > 0 && topK < V || topP < 1) {
@@ -62,7 +66,7 @@ function draw(lp: Float64Array, temperature: number, topK: number, topP: number,
   }
   const cand = idx ?? null;
   const n = cand ? cand.length : V;
-  const p = new Float64Array(n);
+  const p = scratch.subarray(V, V + n);
   let z = 0;
   for (let j = 0; j < n; j++) { p[j] = Math.exp(logits[cand ? cand[j] : j] - max); z += p[j]; }
   let keep = n;

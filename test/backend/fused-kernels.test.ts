@@ -2,7 +2,8 @@
  * The fused native kernels (native/kernels.c through src/model/ops.ts) against the composed TF.js
  * formulas they replace and against values computed by hand: forward values and gradients of
  * linear, GELU, LayerNorm, RMSNorm and attention (causal, grouped heads, key masks with padding
- * rows, a preallocated KV cache), the embedding gather and its scatter-add, the shared Identity;
+ * rows, a preallocated KV cache), the embedding gather and its scatter-add, the split along the
+ * last axis, the shared Identity;
  * no tensor leaks; the addon refuses arrays smaller than the sizes it is given.
  * Skips, saying why, where the addon is not built or no BLAS loads (npm run build:native).
  */
@@ -159,6 +160,9 @@ test("the embedding gather and its gradient (scatter-add) equal the stock kernel
   const ids = () => tf.tensor1d([3, 0, 3, 7, 1, 3], "int32");
   const f = (table: tf.Tensor) => tf.gather(table, ids());
   await sameAsComposed("gather rows", f, () => [rnd([8, 5], 90)], 0);
+  // the split of a projection into q, k, v along the last axis (the addon's row copies), and its gradient (a concat)
+  await sameAsComposed("split along the last axis", (x) => tf.concat(tf.split(x!, [3, 5, 2], -1).map((t, i) => tf.mul(t, i + 1)), -1),
+    () => [rnd([4, 3, 10], 91)], 0);
   await initBackend({ backend: "wasm" });
   assert.throws(() => tf.tidy(() => tf.gather(rnd([4, 2], 1), tf.tensor1d([5], "int32")).dataSync()), /./, "an id outside the table is refused as before");
 });
