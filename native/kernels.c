@@ -11,6 +11,8 @@
  *   gatherRows(table, ids, out, rows, cols) / scatterAddRows(x, ids, out, rows, cols)
  *   attention(...) / attentionGrad(...)                    causal attention, GQA, key mask (below)
  *   linear(x, w, b, y, n, in, out)                         y = x @ w + b (the bias as the product's start)
+ *   rope(...), swiglu(g, u, y) / swigluGrad(...)           rotary embeddings, SwiGLU (and their gradients)
+ *   kvWrite(...), copyColumns(...)                         a KV cache's in-place write; a split's pieces
  *
  * Operands are Float32Array (ids Int32Array) views on the wasm heap; every size is checked
  * against the arrays' lengths before anything is written. Reductions across rows (the weight
@@ -772,6 +774,111 @@ static napi_value copy_columns_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Rotary position embeddings (Su et al. 2021, eq. 34), HF's rotate-half layout:
+ *   y = x cos + rotate_half(x) sin,  rotate_half(x) = cat(-x[h:], x[:h]),  h = hd / 2
+ * and its gradient, with rotate_half's transpose cat(z[h:], -z[:h]) (inverse = 1):
+ *   dx = dy cos + rotate_half^T(dy sin)
+ * rope(x, cos, sin, y, rows, heads, T, hd, cosBatch, inverse): x, y [B, T, heads, hd] (rows =
+ * B T heads), cos and sin [cosBatch, T, hd] with cosBatch 1 (shared) or B.
+ */
+typedef struct {
+  const float *x, *cs, *sn;
+  float *y;
+  int64_t heads, T, hd, cos_batch;
+  bool inverse;
+} rope_ctx;
+
+static void rope_range(void *p, int64_t from, int64_t to) {
+  const rope_ctx *c = p;
+  const int64_t hd = c->hd, h = hd / 2;
+  for (int64_t r = from; r < to; r++) {
+    const int64_t bt = r / c->heads, b = bt / c->T, t = bt % c->T;
+    const int64_t off = ((c->cos_batch == 1 ? 0 : b) * c->T + t) * hd;
+    const float *restrict cs = c->cs + off, *restrict sn = c->sn + off, *restrict x = c->x + r * hd;
+    float *restrict y = c->y + r * hd;
+    if (!c->inverse) {
+      for (int64_t j = 0; j < h; j++) y[j] = x[j] * cs[j] - x[j + h] * sn[j];
+      for (int64_t j = h; j < hd; j++) y[j] = x[j] * cs[j] + x[j - h] * sn[j];
+    } else {
+      for (int64_t j = 0; j < h; j++) y[j] = x[j] * cs[j] + x[j + h] * sn[j + h];
+      for (int64_t j = h; j < hd; j++) y[j] = x[j] * cs[j] - x[j - h] * sn[j - h];
+    }
+  }
+}
+
+static napi_value rope_js(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  rope_ctx c = {0};
+  float *x, *cs, *sn, *y;
+  size_t xl, cl, sl, yl;
+  int64_t rows;
+  bool inverse;
+  if (!arg_f32(env, argv[0], &x, &xl) || !arg_f32(env, argv[1], &cs, &cl) || !arg_f32(env, argv[2], &sn, &sl) ||
+      !arg_f32(env, argv[3], &y, &yl) || !arg_i64(env, argv[4], &rows) || !arg_i64(env, argv[5], &c.heads) ||
+      !arg_i64(env, argv[6], &c.T) || !arg_i64(env, argv[7], &c.hd) || !arg_i64(env, argv[8], &c.cos_batch) ||
+      napi_get_value_bool(env, argv[9], &inverse) != napi_ok || rows < 0 || c.heads <= 0 || c.T <= 0 || c.hd <= 0 ||
+      c.hd % 2 != 0 || c.cos_batch <= 0 || rows % (c.heads * c.T) != 0 || (c.cos_batch != 1 && c.cos_batch != rows / (c.heads * c.T)))
+    return fail(env, "rope", "(x, cos, sin, y, rows, heads, T, hd (even), cosBatch (1 or B), inverse)");
+  if (xl < (size_t)(rows * c.hd) || yl < (size_t)(rows * c.hd) || cl < (size_t)(c.cos_batch * c.T * c.hd) || sl < cl)
+    return fail(env, "rope", "an operand is smaller than the sizes say");
+  c.x = x; c.cs = cs; c.sn = sn; c.y = y; c.inverse = inverse;
+  parallel_for(rows, (1 << 15) / c.hd + 1, rope_range, &c);
+  return NULL;
+}
+
+/*
+ * SwiGLU (Shazeer 2020, eq. 6) after the two projections: y = silu(g) u, silu(g) = g sigmoid(g)
+ * (Elfwing et al. 2018); dg = dy u (s + g s (1 - s)), du = dy g s, s = sigmoid(g).
+ */
+typedef struct {
+  const float *g, *u, *dy;
+  float *y, *dg, *du;
+} glu_ctx;
+
+VECTOR_MATH static void swiglu_range(void *p, int64_t from, int64_t to) {
+  const glu_ctx *c = p;
+  const float *restrict g = c->g, *restrict u = c->u;
+  float *restrict y = c->y;
+  for (int64_t i = from; i < to; i++) y[i] = g[i] / (1.0f + sw_expf(-g[i])) * u[i];
+}
+
+VECTOR_MATH static void swiglu_grad_range(void *p, int64_t from, int64_t to) {
+  const glu_ctx *c = p;
+  const float *restrict g = c->g, *restrict u = c->u, *restrict dy = c->dy;
+  float *restrict dg = c->dg, *restrict du = c->du;
+  for (int64_t i = from; i < to; i++) {
+    const float s = 1.0f / (1.0f + sw_expf(-g[i]));
+    dg[i] = dy[i] * u[i] * (s + g[i] * s * (1.0f - s));
+    du[i] = dy[i] * g[i] * s;
+  }
+}
+
+static napi_value swiglu_js(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  float *g, *u, *y;
+  size_t gl, ul, yl;
+  if (!arg_f32(env, argv[0], &g, &gl) || !arg_f32(env, argv[1], &u, &ul) || !arg_f32(env, argv[2], &y, &yl))
+    return fail(env, "swiglu", "(g, u, y: Float32Array)");
+  if (ul < gl || yl < gl) return fail(env, "swiglu", "u or y is smaller than g");
+  glu_ctx c = {g, u, NULL, y, NULL, NULL};
+  parallel_for((int64_t)gl, 1 << 16, swiglu_range, &c);
+  return NULL;
+}
+
+static napi_value swiglu_grad_js(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  float *g, *u, *dy, *dg, *du;
+  size_t gl, ul, dyl, dgl, dul;
+  if (!arg_f32(env, argv[0], &g, &gl) || !arg_f32(env, argv[1], &u, &ul) || !arg_f32(env, argv[2], &dy, &dyl) ||
+      !arg_f32(env, argv[3], &dg, &dgl) || !arg_f32(env, argv[4], &du, &dul))
+    return fail(env, "swigluGrad", "(g, u, dy, dg, du: Float32Array)");
+  if (ul < gl || dyl < gl || dgl < gl || dul < gl) return fail(env, "swigluGrad", "an operand is smaller than g");
+  glu_ctx c = {g, u, dy, NULL, dg, du};
+  parallel_for((int64_t)gl, 1 << 16, swiglu_grad_range, &c);
+  return NULL;
+}
+
 napi_status kernels_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"gelu", NULL, gelu_js, NULL, NULL, NULL, napi_default, NULL},
@@ -787,6 +894,9 @@ napi_status kernels_register(napi_env env, napi_value exports) {
       {"linear", NULL, linear_js, NULL, NULL, NULL, napi_default, NULL},
       {"kvWrite", NULL, kv_write_js, NULL, NULL, NULL, napi_default, NULL},
       {"copyColumns", NULL, copy_columns_js, NULL, NULL, NULL, napi_default, NULL},
+      {"rope", NULL, rope_js, NULL, NULL, NULL, napi_default, NULL},
+      {"swiglu", NULL, swiglu_js, NULL, NULL, NULL, napi_default, NULL},
+      {"swigluGrad", NULL, swiglu_grad_js, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

@@ -27,6 +27,9 @@ export const FUSED = {
   attentionMasked: "StepwiseAttentionMasked",
   attentionGrad: "StepwiseAttentionGrad",
   linear: "StepwiseLinear",
+  rope: "StepwiseRope",
+  swiglu: "StepwiseSwiGLU",
+  swigluGrad: "StepwiseSwiGLUGrad",
 } as const;
 
 /** The fused kernels when they can run now: the wasm backend with the addon loaded and switched on. */
@@ -152,6 +155,33 @@ const linear: KernelFunc = ({ inputs, backend: b }) => {
   return y;
 };
 
+/** x [B, T, heads, hd], cos and sin [B or 1, T, 1, hd]; attrs.inverse 1: the gradient's rotation */
+const rope: KernelFunc = ({ inputs, backend: b, attrs }) => {
+  const backend = b as unknown as BackendWasm, k = kernelsOrThrow(FUSED.rope);
+  const { x, cos, sin } = inputs as Inputs;
+  const { inverse } = attrs as unknown as { inverse: number };
+  const [B, T, heads, hd] = x.shape;
+  const y = backend.makeOutput(x.shape, "float32");
+  k.rope(f32(backend, x), f32(backend, cos), f32(backend, sin), f32(backend, y), B * T * heads, heads, T, hd, cos.shape[0], inverse === 1);
+  return y;
+};
+
+const swiglu: KernelFunc = ({ inputs, backend: b }) => {
+  const backend = b as unknown as BackendWasm, k = kernelsOrThrow(FUSED.swiglu);
+  const { g, u } = inputs as Inputs;
+  const y = backend.makeOutput(g.shape, "float32");
+  k.swiglu(f32(backend, g), f32(backend, u), f32(backend, y));
+  return y;
+};
+
+const swigluGrad: KernelFunc = ({ inputs, backend: b }) => {
+  const backend = b as unknown as BackendWasm, k = kernelsOrThrow(FUSED.swigluGrad);
+  const { g, u, dy } = inputs as Inputs;
+  const dg = backend.makeOutput(g.shape, "float32"), du = backend.makeOutput(g.shape, "float32");
+  k.swigluGrad(f32(backend, g), f32(backend, u), f32(backend, dy), f32(backend, dg), f32(backend, du));
+  return [dg, du];
+};
+
 /** GatherV2 of whole rows (axis 0, no batch dims, float32): the addon's row copy; anything else the stock kernel. */
 function gatherV2(stock: KernelFunc): KernelFunc {
   return (args) => {
@@ -198,6 +228,7 @@ export function nativeKernelConfigs(stockGather: KernelConfig, segmentSumJs: Ker
     [FUSED.rmsNorm, rmsNorm], [FUSED.rmsNormGrad, rmsNormGrad],
     [FUSED.attention, attention], [FUSED.attentionMasked, attention], [FUSED.attentionGrad, attentionGrad],
     [FUSED.linear, linear],
+    [FUSED.rope, rope], [FUSED.swiglu, swiglu], [FUSED.swigluGrad, swigluGrad],
     ["UnsortedSegmentSum", segmentSum(segmentSumJs)],
   ];
   return [

@@ -47,6 +47,10 @@ export interface NativeKernels {
   kvWrite(cache: Float32Array, x: Float32Array, B: number, T: number, KV: number, hd: number, Tc: number, at: number): void;
   /** dst[r, :] = src[r, from : from + width] for r < rows (src has srcCols columns) */
   copyColumns(src: Float32Array, rows: number, srcCols: number, from: number, dst: Float32Array, width: number): void;
+  /** x, y [B, T, heads, hd] (rows = B T heads); cos, sin [cosBatch, T, hd]; inverse: the gradient */
+  rope(x: Float32Array, cos: Float32Array, sin: Float32Array, y: Float32Array, rows: number, heads: number, T: number, hd: number, cosBatch: number, inverse: boolean): void;
+  swiglu(g: Float32Array, u: Float32Array, y: Float32Array): void;
+  swigluGrad(g: Float32Array, u: Float32Array, dy: Float32Array, dg: Float32Array, du: Float32Array): void;
 }
 
 /** The addon's exports (native/stepwise_native.c, native/kernels.c). */
@@ -82,7 +86,7 @@ export interface NativeStatus {
 const ADDON = path.join("native", "build", "stepwise_native.node");
 /** every function NativeKernels names: an addon built before one was added is refused, not half used */
 const KERNELS: (keyof NativeKernels)[] = ["gelu", "geluGrad", "layerNorm", "layerNormGrad", "rmsNorm", "rmsNormGrad",
-  "gatherRows", "scatterAddRows", "attention", "attentionGrad", "linear", "kvWrite", "copyColumns"];
+  "gatherRows", "scatterAddRows", "attention", "attentionGrad", "linear", "kvWrite", "copyColumns", "rope", "swiglu", "swigluGrad"];
 
 let status: NativeStatus | null = null;
 /** products handed to the BLAS so far (tests check that a path really ran) */

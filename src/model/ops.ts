@@ -90,6 +90,53 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 }
 
 // ---------------------------------------------------------------------------------------------
+// SwiGLU and rotary embeddings (the llama family)
+
+/** SiLU (Elfwing et al. 2018) x sigmoid(x); SwiGLU = silu(x Wg) * (x Wu) (Shazeer 2020, eq. 6), given g = x Wg, u = x Wu. */
+export function swigluComposed(g: tf.Tensor, u: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(g, tf.sigmoid(g)), u);
+}
+
+tf.registerGradient({
+  kernelName: FUSED.swiglu,
+  inputsToSave: ["g", "u"],
+  gradFunc: (dy, [g, u]) => {
+    const [dg, du] = run(FUSED.swigluGrad, { g: g!, u: u!, dy: dy as tf.Tensor });
+    return { g: () => dg!, u: () => du! };
+  },
+});
+
+export function swiglu(g: tf.Tensor, u: tf.Tensor): tf.Tensor {
+  return fusedKernels() && g.dtype === "float32" && tf.util.arraysEqual(g.shape, u.shape) ? run(FUSED.swiglu, { g, u })[0]! : swigluComposed(g, u);
+}
+
+/**
+ * Rotary position embeddings (Su et al. 2021, eq. 34) in HF's rotate-half layout:
+ * x cos + rotate_half(x) sin, x [B, T, heads, hd], cos and sin [B or 1, T, 1, hd] (rope.ts
+ * ropeTables); `rotate` is the [hd, hd] signed permutation with x @ rotate = rotate_half(x).
+ */
+export function ropeComposed(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D, rotate: tf.Tensor2D): tf.Tensor4D {
+  return tf.add(tf.mul(x, cos), tf.mul(tf.matMul(x, rotate), sin)) as tf.Tensor4D;
+}
+
+tf.registerGradient({
+  kernelName: FUSED.rope,
+  inputsToSave: ["cos", "sin"],
+  gradFunc: (dy, [cos, sin]) => {
+    // the rotation's transpose: dx = dy cos + rotate_half^T(dy sin)
+    const [dx] = run(FUSED.rope, { x: dy as tf.Tensor, cos: cos!, sin: sin! }, { inverse: 1 });
+    return { x: () => dx!, cos: () => tf.zerosLike(cos!), sin: () => tf.zerosLike(sin!) };
+  },
+});
+
+export function rope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D, rotate: tf.Tensor2D): tf.Tensor4D {
+  if (fusedKernels() && x.dtype === "float32" && (cos.shape[0] === 1 || cos.shape[0] === x.shape[0])) {
+    return run(FUSED.rope, { x, cos, sin }, { inverse: 0 })[0] as tf.Tensor4D;
+  }
+  return ropeComposed(x, cos, sin, rotate);
+}
+
+// ---------------------------------------------------------------------------------------------
 // norms over the last axis
 
 /** LayerNorm (Ba et al. 2016): (x - mean) / sqrt(var + eps) * w + b over the last axis. */

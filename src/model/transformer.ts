@@ -23,7 +23,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { ModelConfig, ParamMap, ScoreOptions, TokenScores } from "./types.js";
 import { headDimOf, validateConfig } from "./config.js";
 import { ropeInvFreq, ropeTables } from "./rope.js";
-import { attention, gelu, layerNorm, linear, rmsNorm } from "./ops.js";
+import { attention, gelu, layerNorm, linear, rmsNorm, rope, swiglu } from "./ops.js";
 import type { KVCache } from "./kv-cache.js";
 
 /** One parameter: its name, shape here and in the HF file, and its initialisation. */
@@ -113,11 +113,6 @@ export function hfLayout(c: ModelConfig): ParamSpec[] {
 
 // ---------------------------------------------------------------------------------------------
 // building blocks
-
-/** SiLU (Elfwing et al. 2018): x * sigmoid(x); SwiGLU = silu(x Wg) * (x Wu) (Shazeer 2020, eq. 6). */
-function silu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(x, tf.sigmoid(x));
-}
 
 /** [hd, hd] signed permutation R with x @ R = rotate_half(x) = cat(-x[hd/2:], x[:hd/2]) (HF Llama). */
 function rotateHalfMatrix(hd: number): tf.Tensor2D {
@@ -250,7 +245,7 @@ export class Transformer {
     if (maxPos >= c.contextLength) throw new Error(`position ${maxPos} is beyond the model's context (${c.contextLength} tokens)`);
     const flat = tf.reshape(tokens, [B * T]);
     let x: tf.Tensor2D; // residual stream [B*T, d]
-    let rope: [tf.Tensor4D, tf.Tensor4D] | null = null;
+    let ropeCS: [tf.Tensor4D, tf.Tensor4D] | null = null; // cos, sin
     if (c.family === "gpt2") {
       const tok = tf.gather(this.w("wte.weight"), flat); // [B*T, d]
       let pos: tf.Tensor;
@@ -265,11 +260,11 @@ export class Transformer {
       x = tf.add(tok, pos) as tf.Tensor2D;
     } else {
       x = tf.gather(this.w("model.embed_tokens.weight"), flat) as tf.Tensor2D;
-      rope = ropeTables(positions ?? [Array.from({ length: T }, (_, i) => i)], this.invFreq!);
+      ropeCS = ropeTables(positions ?? [Array.from({ length: T }, (_, i) => i)], this.invFreq!);
     }
     // [B*T, n*hd] -> [B, T, n, hd]: a reshape, no copy (ops.attention takes this layout)
     const heads = (t: tf.Tensor, n: number) => tf.reshape(t, [B, T, n, hd]) as tf.Tensor4D;
-    const applyRope = (t: tf.Tensor4D) => tf.add(tf.mul(t, rope![0]), tf.mul(tf.matMul(t, this.rotate!), rope![1])) as tf.Tensor4D;
+    const applyRope = (t: tf.Tensor4D) => rope(t, ropeCS![0], ropeCS![1], this.rotate!);
     for (let l = 0; l < c.layers; l++) {
       // 1) attention sub-block (pre-norm)
       let q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, h: tf.Tensor2D;
@@ -309,8 +304,7 @@ export class Transformer {
         const p = `model.layers.${l}`;
         x = tf.add<tf.Tensor2D>(x, linear(merged, this.w(`${p}.self_attn.o_proj.weight`)));
         const h2 = rmsNorm(x, this.w(`${p}.post_attention_layernorm.weight`), c.normEps);
-        const g = silu(linear(h2, this.w(`${p}.mlp.gate_proj.weight`)));
-        const u = tf.mul(g, linear(h2, this.w(`${p}.mlp.up_proj.weight`)));
+        const u = swiglu(linear(h2, this.w(`${p}.mlp.gate_proj.weight`)), linear(h2, this.w(`${p}.mlp.up_proj.weight`)));
         x = tf.add<tf.Tensor2D>(x, linear(u as tf.Tensor2D, this.w(`${p}.mlp.down_proj.weight`)));
       }
     }

@@ -16,7 +16,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../src/backend/index.js";
 import { fusedKernels } from "../../src/backend/native-kernels.js";
 import { nativeStatus, useNativeBlas } from "../../src/backend/native.js";
-import { attention, gelu, layerNorm, linear, rmsNorm } from "../../src/model/ops.js";
+import { attention, gelu, layerNorm, linear, rmsNorm, rope, swiglu } from "../../src/model/ops.js";
+import { ropeTables } from "../../src/model/rope.js";
 import { KVCache } from "../../src/model/kv-cache.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -68,6 +69,23 @@ test("fused linear, GELU, LayerNorm and RMSNorm equal the composed formulas, val
   await sameAsComposed("layerNorm", (x, w, b) => layerNorm(x!, w!, b!, 1e-5), () => [tf.add(rnd([100, 48], 5, 3), 2), rnd([48], 6), rnd([48], 7)]);
   await sameAsComposed("rmsNorm 2-D", (x, w) => rmsNorm(x!, w!, 1e-6), () => [rnd([70, 64], 8, 2), rnd([64], 9)]);
   await sameAsComposed("rmsNorm over heads (4-D)", (x, w) => rmsNorm(x!, w!, 1e-6), () => [rnd([2, 5, 3, 16], 10), rnd([16], 11)]);
+  await sameAsComposed("swiglu", (g, u) => swiglu(g!, u!), () => [rnd([70000], 12, 6), rnd([70000], 13)]);
+});
+
+test("fused rotary embeddings equal the composed rotate-half product, shared and per-row positions, and the gradient", { skip }, async () => {
+  const hd = 8, inv = Float32Array.from({ length: hd / 2 }, (_, i) => 1 / Math.pow(10000, (2 * i) / hd));
+  const R = () => { // x @ R = rotate_half(x)
+    const r = new Float32Array(hd * hd);
+    for (let j = 0; j < hd / 2; j++) r[(j + hd / 2) * hd + j] = -1;
+    for (let j = hd / 2; j < hd; j++) r[(j - hd / 2) * hd + j] = 1;
+    return tf.tensor2d(r, [hd, hd]);
+  };
+  for (const positions of [[[0, 1, 2, 3, 4]], [[3, 4, 5, 6, 7], [0, 1, 2, 9, 10]]]) {
+    await sameAsComposed(`rope at ${JSON.stringify(positions)}`, (x) => {
+      const [cos, sin] = ropeTables(positions, inv);
+      return rope(x as tf.Tensor4D, cos, sin, R());
+    }, () => [rnd([2, 5, 3, hd], 14, 2)]);
+  }
 });
 
 test("fused GELU and LayerNorm give the values computed by hand", { skip }, async () => {
