@@ -10,7 +10,7 @@
  *   rmsNorm(x, w, y, rstd, rows, cols, eps) / rmsNormGrad(x, w, dy, rstd, dx, dw, rows, cols)
  *   gatherRows(table, ids, out, rows, cols) / scatterAddRows(x, ids, out, rows, cols)
  *   attention(...) / attentionGrad(...)                    causal attention, GQA, key mask (below)
- *   linear(x, w, b, y, n, in, out)                         y = x @ w + b (the bias as the product's start)
+ *   linear(x, w, b, residual, y, n, in, out)               y = x @ w (+ b) (+ residual): the product's start
  *   rope(...), swiglu(g, u, y) / swigluGrad(...)           rotary embeddings, SwiGLU (and their gradients)
  *   kvWrite(...), copyColumns(...)                         a KV cache's in-place write; a split's pieces
  *
@@ -639,36 +639,56 @@ static napi_value attention_grad_js(napi_env env, napi_callback_info info) {
 }
 
 /* ---------------------------------------------------------------------------------------------
- * A linear layer with its bias in one call: y[n, out] = x[n, in] @ w[in, out] + b, by starting
- * every row of y at b and accumulating the product onto it (beta = 1), so no separate pass adds it.
+ * A linear layer with its bias and the residual stream in one call:
+ *   y[n, out] = x[n, in] @ w[in, out] (+ b) (+ residual)
+ * by starting every row of y at b + residual and accumulating the product onto it (beta = 1), so
+ * no separate pass adds them. b and residual may be null.
  */
 typedef struct {
-  const float *b;
+  const float *b, *res;
   float *y;
   int64_t out;
 } bias_ctx;
 
 static void bias_rows(void *p, int64_t from, int64_t to) {
   const bias_ctx *c = p;
-  for (int64_t r = from; r < to; r++) memcpy(c->y + r * c->out, c->b, sizeof(float) * (size_t)c->out);
+  const int64_t n = c->out;
+  for (int64_t r = from; r < to; r++) {
+    float *restrict y = c->y + r * n;
+    const float *restrict res = c->res ? c->res + r * n : NULL, *restrict b = c->b;
+    if (res && b)
+      for (int64_t j = 0; j < n; j++) y[j] = res[j] + b[j];
+    else if (res)
+      memcpy(y, res, sizeof(float) * (size_t)n);
+    else
+      memcpy(y, b, sizeof(float) * (size_t)n);
+  }
 }
 
+/* linear(x, w, b | null, residual | null, y, n, in, out) */
 static napi_value linear_js(napi_env env, napi_callback_info info) {
-  ARGS(7);
-  float *x, *w, *b, *y;
-  size_t xl, wl, bl, yl;
+  ARGS(8);
+  float *x, *w, *b, *res, *y;
+  size_t xl, wl, bl, rl, yl;
   int64_t n, in, out;
-  if (!arg_f32(env, argv[0], &x, &xl) || !arg_f32(env, argv[1], &w, &wl) || !arg_f32(env, argv[2], &b, &bl) ||
-      !arg_f32(env, argv[3], &y, &yl) || !arg_i64(env, argv[4], &n) || !arg_i64(env, argv[5], &in) || !arg_i64(env, argv[6], &out) ||
-      n < 0 || in < 0 || out <= 0 || n > INT32_MAX || in > INT32_MAX || out > INT32_MAX)
-    return fail(env, "linear", "(x, w, b, y: Float32Array, n, in, out)");
-  if (xl < (size_t)(n * in) || wl < (size_t)(in * out) || bl < (size_t)out || yl < (size_t)(n * out))
+  if (!arg_f32(env, argv[0], &x, &xl) || !arg_f32(env, argv[1], &w, &wl) || !arg_f32_or_null(env, argv[2], &b, &bl) ||
+      !arg_f32_or_null(env, argv[3], &res, &rl) || !arg_f32(env, argv[4], &y, &yl) || !arg_i64(env, argv[5], &n) ||
+      !arg_i64(env, argv[6], &in) || !arg_i64(env, argv[7], &out) || n < 0 || in < 0 || out <= 0 || n > INT32_MAX ||
+      in > INT32_MAX || out > INT32_MAX)
+    return fail(env, "linear", "(x, w, b | null, residual | null, y: Float32Array, n, in, out)");
+  if (xl < (size_t)(n * in) || wl < (size_t)(in * out) || (b && bl < (size_t)out) || (res && rl < (size_t)(n * out)) ||
+      yl < (size_t)(n * out))
     return fail(env, "linear", "an operand is smaller than n, in, out say");
   if (!cblas_sgemm) return fail(env, "linear", "no BLAS loaded");
-  bias_ctx c = {b, y, out};
-  parallel_for(n, (1 << 16) / out + 1, bias_rows, &c);
+  const bool start = b || res;
+  if (start) {
+    bias_ctx c = {b, res, y, out};
+    parallel_for(n, (1 << 16) / out + 1, bias_rows, &c);
+  } else if (in == 0) {
+    memset(y, 0, sizeof(float) * (size_t)(n * out));
+  }
   if (n == 0 || in == 0) return NULL;
-  sgemm_split(false, false, n, out, in, 1.0f, x, w, 1.0f, y);
+  sgemm_split(false, false, n, out, in, 1.0f, x, w, start ? 1.0f : 0.0f, y);
   return NULL;
 }
 

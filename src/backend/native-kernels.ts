@@ -27,6 +27,9 @@ export const FUSED = {
   attentionMasked: "StepwiseAttentionMasked",
   attentionGrad: "StepwiseAttentionGrad",
   linear: "StepwiseLinear",
+  /** x @ w + b + residual, and x @ w + residual: the same kernel with other inputs (a registered gradient saves a fixed list) */
+  linearResidual: "StepwiseLinearResidual",
+  linearNoBiasResidual: "StepwiseLinearNoBiasResidual",
   rope: "StepwiseRope",
   swiglu: "StepwiseSwiGLU",
   swigluGrad: "StepwiseSwiGLUGrad",
@@ -148,10 +151,10 @@ const attentionGrad: KernelFunc = ({ inputs, backend: b, attrs }) => {
 
 const linear: KernelFunc = ({ inputs, backend: b }) => {
   const backend = b as unknown as BackendWasm, k = kernelsOrThrow(FUSED.linear);
-  const { x, w, b: bias } = inputs as Inputs;
+  const { x, w, b: bias, residual } = inputs as Inputs;
   const [n, inDim] = x.shape, out = w.shape[1];
   const y = backend.makeOutput([n, out], "float32");
-  k.linear(f32(backend, x), f32(backend, w), f32(backend, bias), f32(backend, y), n, inDim, out);
+  k.linear(f32(backend, x), f32(backend, w), bias ? f32(backend, bias) : null, residual ? f32(backend, residual) : null, f32(backend, y), n, inDim, out);
   return y;
 };
 
@@ -227,7 +230,7 @@ export function nativeKernelConfigs(stockGather: KernelConfig, segmentSumJs: Ker
     [FUSED.layerNorm, layerNorm], [FUSED.layerNormGrad, layerNormGrad],
     [FUSED.rmsNorm, rmsNorm], [FUSED.rmsNormGrad, rmsNormGrad],
     [FUSED.attention, attention], [FUSED.attentionMasked, attention], [FUSED.attentionGrad, attentionGrad],
-    [FUSED.linear, linear],
+    [FUSED.linear, linear], [FUSED.linearResidual, linear], [FUSED.linearNoBiasResidual, linear],
     [FUSED.rope, rope], [FUSED.swiglu, swiglu], [FUSED.swigluGrad, swigluGrad],
     ["UnsortedSegmentSum", segmentSum(segmentSumJs)],
   ];

@@ -41,8 +41,8 @@ export interface NativeKernels {
   attentionGrad(q: Float32Array, k: Float32Array, v: Float32Array, keyMask: Float32Array | null, o: Float32Array, lse: Float32Array,
     dO: Float32Array, dq: Float32Array, dk: Float32Array, dv: Float32Array,
     B: number, T: number, Tc: number, H: number, KV: number, hd: number, Tp: number, scale: number, headMajor: boolean): void;
-  /** y[n, out] = x[n, in] @ w[in, out] + b */
-  linear(x: Float32Array, w: Float32Array, b: Float32Array, y: Float32Array, n: number, inDim: number, out: number): void;
+  /** y[n, out] = x[n, in] @ w[in, out] (+ b) (+ residual [n, out]) */
+  linear(x: Float32Array, w: Float32Array, b: Float32Array | null, residual: Float32Array | null, y: Float32Array, n: number, inDim: number, out: number): void;
   /** cache [B, KV, Tc, hd] gets x [B, T, KV, hd] at positions at .. at + T - 1, in place */
   kvWrite(cache: Float32Array, x: Float32Array, B: number, T: number, KV: number, hd: number, Tc: number, at: number): void;
   /** dst[r, :] = src[r, from : from + width] for r < rows (src has srcCols columns) */

@@ -43,23 +43,36 @@ function linearGrads(dy: tf.Tensor2D, x: tf.Tensor2D, w: tf.Tensor2D, bShape: nu
   return grads;
 }
 
-tf.registerGradient({
-  kernelName: FUSED.linear,
-  inputsToSave: ["x", "w", "b"],
-  gradFunc: (dy, [x, w, b]) => {
-    const [dx, dw, db] = linearGrads(dy as tf.Tensor2D, x as tf.Tensor2D, w as tf.Tensor2D, b!.shape);
-    return { x: () => dx!, w: () => dw!, b: () => db! };
-  },
-});
+// the fused linear kernels: x @ w + b, x @ w + b + residual, x @ w + residual
+for (const [kernelName, inputs] of [
+  [FUSED.linear, ["x", "w", "b"]], [FUSED.linearResidual, ["x", "w", "b", "residual"]], [FUSED.linearNoBiasResidual, ["x", "w", "residual"]],
+] as const) {
+  tf.registerGradient({
+    kernelName,
+    inputsToSave: ["x", "w"],
+    gradFunc: (dy, [x, w]) => {
+      const g = dy as tf.Tensor2D;
+      const hasBias = (inputs as readonly string[]).includes("b");
+      const [dx, dw, db] = linearGrads(g, x as tf.Tensor2D, w as tf.Tensor2D, hasBias ? [g.shape[1]] : null);
+      // the residual's gradient is dy itself, as a new tensor (the tape disposes each gradient it accumulates)
+      const grads: Record<string, () => tf.Tensor> = { x: () => dx!, w: () => dw! };
+      if (hasBias) grads.b = () => db!;
+      if ((inputs as readonly string[]).includes("residual")) grads.residual = () => tf.clone(g);
+      return grads;
+    },
+  });
+}
 
-export function linear(x: tf.Tensor2D, w: tf.Tensor, b?: tf.Tensor): tf.Tensor2D {
-  if (fusedKernels() && w.rank === 2) {
-    // one registered kernel: the product's own gradient for 2-D operands is linearGrads' two
-    // products, and no customGrad scope is paid when nothing is recorded (sampling)
-    if (!b) return tf.matMul(x, w as tf.Tensor2D);
-    if (b.rank === 1) return run(FUSED.linear, { x, w, b })[0] as tf.Tensor2D;
+/** x @ w (+ b) (+ residual): a linear layer, and the residual stream it adds to when given */
+export function linear(x: tf.Tensor2D, w: tf.Tensor, b?: tf.Tensor, residual?: tf.Tensor2D): tf.Tensor2D {
+  if (fusedKernels() && w.rank === 2 && (!b || b.rank === 1)) {
+    // one registered kernel: no customGrad scope is paid when nothing is recorded (sampling)
+    if (residual) return run(b ? FUSED.linearResidual : FUSED.linearNoBiasResidual, { x, w, ...(b ? { b } : {}), residual })[0] as tf.Tensor2D;
+    if (b) return run(FUSED.linear, { x, w, b })[0] as tf.Tensor2D;
+    return tf.matMul(x, w as tf.Tensor2D); // the product's own gradient for 2-D operands is linearGrads' two products
   }
-  return (b ? linearBias(x, w, b) : linearNoBias(x, w)) as tf.Tensor2D;
+  const y = (b ? linearBias(x, w, b) : linearNoBias(x, w)) as tf.Tensor2D;
+  return residual ? tf.add(residual, y) : y;
 }
 
 // ---------------------------------------------------------------------------------------------

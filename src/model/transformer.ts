@@ -295,17 +295,17 @@ export class Transformer {
       const merged = tf.reshape(o, [B * T, H * hd]) as tf.Tensor2D;
       if (c.family === "gpt2") {
         const p = `h.${l}`;
-        x = tf.add<tf.Tensor2D>(x, linear(merged, this.w(`${p}.attn.c_proj.weight`), this.w(`${p}.attn.c_proj.bias`)));
+        x = linear(merged, this.w(`${p}.attn.c_proj.weight`), this.w(`${p}.attn.c_proj.bias`), x);
         // 2) MLP sub-block
         const h2 = layerNorm(x, this.w(`${p}.ln_2.weight`), this.w(`${p}.ln_2.bias`), c.normEps);
         const u = gelu(linear(h2, this.w(`${p}.mlp.c_fc.weight`), this.w(`${p}.mlp.c_fc.bias`)));
-        x = tf.add<tf.Tensor2D>(x, linear(u as tf.Tensor2D, this.w(`${p}.mlp.c_proj.weight`), this.w(`${p}.mlp.c_proj.bias`)));
+        x = linear(u as tf.Tensor2D, this.w(`${p}.mlp.c_proj.weight`), this.w(`${p}.mlp.c_proj.bias`), x);
       } else {
         const p = `model.layers.${l}`;
-        x = tf.add<tf.Tensor2D>(x, linear(merged, this.w(`${p}.self_attn.o_proj.weight`)));
+        x = linear(merged, this.w(`${p}.self_attn.o_proj.weight`), undefined, x);
         const h2 = rmsNorm(x, this.w(`${p}.post_attention_layernorm.weight`), c.normEps);
         const u = swiglu(linear(h2, this.w(`${p}.mlp.gate_proj.weight`)), linear(h2, this.w(`${p}.mlp.up_proj.weight`)));
-        x = tf.add<tf.Tensor2D>(x, linear(u as tf.Tensor2D, this.w(`${p}.mlp.down_proj.weight`)));
+        x = linear(u as tf.Tensor2D, this.w(`${p}.mlp.down_proj.weight`), undefined, x);
       }
     }
     const out = c.family === "gpt2"

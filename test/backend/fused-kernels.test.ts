@@ -65,6 +65,8 @@ async function sameAsComposed(what: string, f: (...xs: tf.Tensor[]) => tf.Tensor
 
 test("fused linear, GELU, LayerNorm and RMSNorm equal the composed formulas, values and gradients", { skip }, async () => {
   await sameAsComposed("linear", (x, w, b) => linear(x as tf.Tensor2D, w!, b), () => [rnd([37, 20], 1), rnd([20, 12], 2), rnd([12], 3)]);
+  await sameAsComposed("linear + residual", (x, w, b, r) => linear(x as tf.Tensor2D, w!, b, r as tf.Tensor2D), () => [rnd([37, 20], 1), rnd([20, 12], 2), rnd([12], 3), rnd([37, 12], 4)]);
+  await sameAsComposed("bias-free linear + residual", (x, w, r) => linear(x as tf.Tensor2D, w!, undefined, r as tf.Tensor2D), () => [rnd([37, 20], 1), rnd([20, 12], 2), rnd([37, 12], 4)]);
   await sameAsComposed("gelu", (x) => gelu(x!), () => [rnd([70000], 4, 6)]); // several threads' worth, |x| up to 6
   await sameAsComposed("layerNorm", (x, w, b) => layerNorm(x!, w!, b!, 1e-5), () => [tf.add(rnd([100, 48], 5, 3), 2), rnd([48], 6), rnd([48], 7)]);
   await sameAsComposed("rmsNorm 2-D", (x, w) => rmsNorm(x!, w!, 1e-6), () => [rnd([70, 64], 8, 2), rnd([64], 9)]);
@@ -203,7 +205,8 @@ test("the addon refuses fused-kernel arrays smaller than the sizes say", { skip 
   assert.throws(() => addon.layerNorm!(f(8), f(4), f(4), f(8), f(2), f(1), 2, 4, 1e-5), /smaller than rows x cols/);
   assert.throws(() => addon.attention!(f(8), f(8), f(8), null, f(8), f(1), 1, 1, 4, 2, 1, 4, 0, 1, false), /smaller than the sizes say/);
   assert.throws(() => addon.attention!(f(8), f(8), f(8), null, f(8), f(2), 1, 1, 1, 2, 1, 4, 3, 1, false), /argument types or sizes/, "Tp + T beyond the cache");
-  assert.throws(() => addon.linear!(f(6), f(6), f(2), f(3), 2, 3, 2), /smaller than n, in, out/);
+  assert.throws(() => addon.linear!(f(6), f(6), f(2), null, f(3), 2, 3, 2), /smaller than n, in, out/);
+  assert.throws(() => addon.linear!(f(6), f(6), null, f(3), f(4), 2, 3, 2), /smaller than n, in, out/, "a residual smaller than the output");
   assert.throws(() => addon.scatterAddRows!(f(6), new Int32Array(3), f(4), 3), /x is smaller/);
   assert.throws(() => addon.kvWrite!(f(16), f(8), 1, 1, 2, 4, 2, 2), /at \+ T <= Tc/, "a write past the cache's capacity");
   assert.throws(() => addon.kvWrite!(f(15), f(8), 1, 1, 2, 4, 2, 1), /smaller than the sizes say/);
