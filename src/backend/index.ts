@@ -1,9 +1,10 @@
 /**
  * Backend resolver: tensorflow (tfjs-node-gpu, then tfjs-node, when installed and loadable),
  * then wasm (the default here), then cpu. `opts.backend` or the STEPWISE_BACKEND environment
- * variable forces one. On wasm, matrix products go to a native BLAS when Stepwise's optional
- * addon is built and a BLAS loads (native.ts: "wasm; matrix products on OpenBLAS ..."), else to
- * XNNPACK (wasm-kernels.ts); `detail` says which. Idempotent: a second call with the same request returns the same answer.
+ * variable forces one. On wasm, matrix products go to a native BLAS and attention, the norms and
+ * the activations to the addon's fused kernels when Stepwise's optional addon is built and a BLAS
+ * loads (native.ts, native-kernels.ts: "wasm; matrix products on OpenBLAS ... and fused kernels"),
+ * else to XNNPACK and TF.js's wasm kernels (wasm-kernels.ts); `detail` says which. Idempotent: a second call with the same request returns the same answer.
  *
  * GPU: a user with CUDA runs `npm install @tensorflow/tfjs-node-gpu` (or `@tensorflow/tfjs-node`
  * for native CPU kernels); the resolver picks it up, no code change. They are optional on
@@ -102,7 +103,7 @@ async function activate(name: BackendName): Promise<string> {
     const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
     const wasm = `wasm (@tensorflow/tfjs-backend-wasm, ${simd ? "SIMD" : "no SIMD"}`;
     const native = nativeStatus();
-    if (native.blas) return `${wasm}; matrix products on ${native.blas.detail} through the native addon)`;
+    if (native.blas) return `${wasm}; matrix products on ${native.blas.detail} and fused kernels (attention, norms, activations) through the native addon)`;
     return `${wasm}, Stepwise XNNPACK fast-path kernels; native addon not used: ${native.reason})`;
   }
   if (!(await tf.setBackend("cpu"))) throw new Error("setBackend(\"cpu\") failed");
