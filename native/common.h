@@ -42,9 +42,9 @@ int arg_f64(napi_env env, napi_value v, double *out);
 /*
  * y[n] = x[k] @ W, W [k, n] row-major (transposed: W [n, k], y[j] = x . W[j]): a matrix-vector
  * product on our threads (kernels.c), for one-row products (decoding at batch 1), bound by the
- * bandwidth of reading W once
+ * bandwidth of reading W once; accumulate: y += x @ W
  */
-void gemv_threaded(const float *x, const float *w, float *y, int64_t k, int64_t n, bool transposed);
+void gemv_threaded(const float *x, const float *w, float *y, int64_t k, int64_t n, bool transposed, bool accumulate);
 
 /*
  * One product C[m, n] = alpha op(A) op(B) + beta C (row-major, leading dimensions k/m for A, n/k

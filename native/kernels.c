@@ -688,7 +688,8 @@ static napi_value linear_js(napi_env env, napi_callback_info info) {
     memset(y, 0, sizeof(float) * (size_t)(n * out));
   }
   if (n == 0 || in == 0) return NULL;
-  sgemm_split(false, false, n, out, in, 1.0f, x, w, start ? 1.0f : 0.0f, y);
+  if (n == 1) gemv_threaded(x, w, y, in, out, false, start); /* one row (decoding at batch 1): bandwidth-bound */
+  else sgemm_split(false, false, n, out, in, 1.0f, x, w, start ? 1.0f : 0.0f, y);
   return NULL;
 }
 
@@ -704,6 +705,7 @@ typedef struct {
   const float *x, *w;
   float *y, *partial;
   int64_t k, n;
+  bool accumulate;
 } gemv_ctx;
 
 static void gemv_blocks(void *p, int64_t from, int64_t to) {
@@ -732,17 +734,17 @@ static void gemv_sum(void *p, int64_t from, int64_t to) {
   for (int64_t j = from; j < to; j++) {
     float s = 0;
     for (int64_t b = 0; b < blocks; b++) s += c->partial[b * c->n + j];
-    c->y[j] = s;
+    c->y[j] = c->accumulate ? c->y[j] + s : s;
   }
 }
 
 static void gemv_dots(void *p, int64_t from, int64_t to) {
   const gemv_ctx *c = p;
-  for (int64_t j = from; j < to; j++) c->y[j] = dot(c->x, c->w + j * c->k, c->k);
+  for (int64_t j = from; j < to; j++) c->y[j] = (c->accumulate ? c->y[j] : 0.0f) + dot(c->x, c->w + j * c->k, c->k);
 }
 
-void gemv_threaded(const float *x, const float *w, float *y, int64_t k, int64_t n, bool transposed) {
-  gemv_ctx c = {x, w, y, NULL, k, n};
+void gemv_threaded(const float *x, const float *w, float *y, int64_t k, int64_t n, bool transposed, bool accumulate) {
+  gemv_ctx c = {x, w, y, NULL, k, n, accumulate};
   if (transposed) {
     parallel_for(n, (1 << 16) / (k + 1) + 1, gemv_dots, &c);
     return;

@@ -66,6 +66,8 @@ async function sameAsComposed(what: string, f: (...xs: tf.Tensor[]) => tf.Tensor
 test("fused linear, GELU, LayerNorm and RMSNorm equal the composed formulas, values and gradients", { skip }, async () => {
   await sameAsComposed("linear", (x, w, b) => linear(x as tf.Tensor2D, w!, b), () => [rnd([37, 20], 1), rnd([20, 12], 2), rnd([12], 3)]);
   await sameAsComposed("linear + residual", (x, w, b, r) => linear(x as tf.Tensor2D, w!, b, r as tf.Tensor2D), () => [rnd([37, 20], 1), rnd([20, 12], 2), rnd([12], 3), rnd([37, 12], 4)]);
+  await sameAsComposed("one row (decoding's matrix-vector product, several row blocks) + bias + residual", (x, w, b, r) => linear(x as tf.Tensor2D, w!, b, r as tf.Tensor2D),
+    () => [rnd([1, 600], 5), rnd([600, 40], 6), rnd([40], 7), rnd([1, 40], 8)]);
   await sameAsComposed("bias-free linear + residual", (x, w, r) => linear(x as tf.Tensor2D, w!, undefined, r as tf.Tensor2D), () => [rnd([37, 20], 1), rnd([20, 12], 2), rnd([37, 12], 4)]);
   await sameAsComposed("gelu", (x) => gelu(x!), () => [rnd([70000], 4, 6)]); // several threads' worth, |x| up to 6
   await sameAsComposed("layerNorm", (x, w, b) => layerNorm(x!, w!, b!, 1e-5), () => [tf.add(rnd([100, 48], 5, 3), 2), rnd([48], 6), rnd([48], 7)]);
