@@ -468,6 +468,20 @@ static napi_value info_js(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/*
+ * The interface version: src/backend/native.ts refuses an addon whose version differs from the one
+ * it was written for (an addon built before a kernel's arguments changed would fail mid-run).
+ * Raise it with every change to an export's arguments.
+ */
+#define STEPWISE_NATIVE_ABI 2
+
+static napi_value abi_js(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  CHECK(napi_create_int32(env, STEPWISE_NATIVE_ABI, &r));
+  return r;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"load", NULL, load, NULL, NULL, NULL, napi_default, NULL},
@@ -475,6 +489,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setThreads", NULL, set_threads_js, NULL, NULL, NULL, napi_default, NULL},
       {"threads", NULL, threads_js, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, info_js, NULL, NULL, NULL, napi_default, NULL},
+      {"abi", NULL, abi_js, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   if (kernels_register(env, exports) != napi_ok) return NULL;

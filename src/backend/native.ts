@@ -61,6 +61,8 @@ interface Addon extends NativeKernels {
   setThreads(n: number): void;
   threads(): number;
   info(): { library: string | null; corename: string | null; config: string | null };
+  /** the interface version (absent before version 2) */
+  abi?: () => number;
 }
 
 export interface NativeBlas {
@@ -84,6 +86,8 @@ export interface NativeStatus {
 }
 
 const ADDON = path.join("native", "build", "stepwise_native.node");
+/** the addon's interface version this file is written for (STEPWISE_NATIVE_ABI in native/stepwise_native.c) */
+const NATIVE_ABI = 2;
 /** every function NativeKernels names: an addon built before one was added is refused, not half used */
 const KERNELS: (keyof NativeKernels)[] = ["gelu", "geluGrad", "layerNorm", "layerNormGrad", "rmsNorm", "rmsNormGrad",
   "gatherRows", "scatterAddRows", "attention", "attentionGrad", "linear", "kvWrite", "copyColumns", "rope", "swiglu", "swigluGrad"];
@@ -154,8 +158,11 @@ function load(): NativeStatus {
   } catch (err) {
     return { blas: null, reason: `the native addon ${file} does not load: ${(err as Error).message.split("\n")[0]}` };
   }
+  const abi = typeof addon.abi === "function" ? addon.abi() : 0;
   const missing = KERNELS.filter((k) => typeof (addon as unknown as Record<string, unknown>)[k] !== "function");
-  if (missing.length) return { blas: null, reason: `the native addon ${file} is out of date (no ${missing.join(", ")}): npm run build:native` };
+  if (abi !== NATIVE_ABI || missing.length) {
+    return { blas: null, reason: `the native addon ${file} is out of date (interface ${abi}, expected ${NATIVE_ABI}): npm run build:native` };
+  }
   if (process.env.OPENBLAS_CORETYPE === undefined) {
     const f = cpuFlags();
     if (f.has("avx512f")) process.env.OPENBLAS_CORETYPE = "SkylakeX";
