@@ -58,7 +58,7 @@ export function renderResults(r: BenchResults): string {
       L.push(`PyTorch ${p.torch} from the project's .venv (PyPI wheel, MKL), bench/torch_model.py: the same architecture, AdamW with the same settings and clipping, the same batch sizes.`,
         `Run at ${runs.map((t) => t.threads).join(" and ")} thread(s); each figure is PyTorch's faster (training step at ${p.threads}, sampling at ${p.sample_threads ?? p.threads}): under load 2 OpenMP threads can`,
         `collapse (${runs.map((t) => `${t.threads} thread(s): step ${f(t.train_step_s)} s, ${f(t.sample_tokens_per_s, 0)} tokens/s`).join("; ")}), and the best of both never flatters Stepwise.`,
-        `Stepwise's matrix products on ${r.threads?.stepwise_blas ?? 1} BLAS thread(s), its other kernels on wasm's one thread. Load average when PyTorch started: ${(r.torch_load ?? []).map((x) => f(x, 1)).join(", ")}.`, "");
+        `Stepwise on ${r.threads?.stepwise_blas ?? 1} thread(s): its products and fused kernels in the native addon (on the wasm path: one thread). Load average when PyTorch started: ${(r.torch_load ?? []).map((x) => f(x, 1)).join(", ")}.`, "");
       L.push("| figure | Stepwise | PyTorch | ratio (wall) | ratio (CPU time) |", "|---|---|---|---|---|");
       L.push(`| training step 32 x 128 | ${f(r.train.wall_s)} s wall (${f(r.train.cpu_s)} s CPU) | ${f(p.train_step_s)} s wall (${f(p.train_step_cpu_s)} s CPU) | ${f(r.train.wall_s / p.train_step_s)}x the time | ${f(r.train.cpu_s / p.train_step_cpu_s)}x |`);
       L.push(`| sampling 64 x 100 | ${f(r.sample.tokens_per_s, 0)} tokens/s (${f(r.sample.tokens_per_cpu_s, 0)} per CPU-s) | ${f(p.sample_tokens_per_s, 0)} tokens/s (${f(p.sample_tokens_per_cpu_s, 0)} per CPU-s) | ${f(r.sample.tokens_per_s / p.sample_tokens_per_s)}x the speed | ${f(r.sample.tokens_per_cpu_s / p.sample_tokens_per_cpu_s)}x |`);
@@ -125,8 +125,9 @@ export function renderResults(r: BenchResults): string {
     "  decoding's few rows compute (E h^T)^T so the embedding streams through XNNPACK unpacked.",
     "- Decoding is memory-bound: every step reads the 1.9 GB of float32 weights (packed), so at batch 1 a step costs about 0.27 CPU-s on this",
     "  machine; tokens per step grow with the batch almost for free. The tied head ([B, 896] x [896, 151936]) is about a third of a step.",
-    "- With the native addon (docs/benchmarks.md), the matrix products run on OpenBLAS with the machine's threads; every other kernel",
-    "  (elementwise ops, softmax, norms, gathers) stays on the wasm backend's single thread. Without it everything runs on that one thread.",
+    "- With the native addon (docs/benchmarks.md), the matrix products run on OpenBLAS and attention, the norms, the activations, RoPE,",
+    "  the embedding gather and its gradient on the addon's fused kernels, on the machine's threads; what is left on the wasm backend's",
+    "  single thread is small (the loss's log-softmax, AdamW's elementwise update, adds). Without the addon everything runs on that thread.",
     "- The TRL package of `stepwise compile` (docs/engines.md): its step time and tokens/s on a GPU with a Qwen3-0.6B-shaped model were",
     "  not measured (no GPU was lent to that work); `bench/trl_step_time.py` measures them from TRL's own step_time.", "");
   L.push("Raw figures: `bench/RESULTS.json`.", "");

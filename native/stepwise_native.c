@@ -113,17 +113,18 @@ static napi_value load(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* A Float32Array argument: its data pointer and length in floats. */
-int arg_f32(napi_env env, napi_value v, float **data, size_t *len) {
+/* A typed array of the given type: its data pointer and length in elements. */
+static int typed_array(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
   napi_typedarray_type type;
-  void *p;
   napi_value buf;
   size_t off;
   bool is;
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
-  if (napi_get_typedarray_info(env, v, &type, len, &p, &buf, &off) != napi_ok || type != napi_float32_array) return 0;
-  *data = (float *)p;
-  return 1;
+  return napi_get_typedarray_info(env, v, &type, len, data, &buf, &off) == napi_ok && type == want;
+}
+
+int arg_f32(napi_env env, napi_value v, float **data, size_t *len) {
+  return typed_array(env, v, napi_float32_array, (void **)data, len);
 }
 
 int arg_f32_or_null(napi_env env, napi_value v, float **data, size_t *len) {
@@ -138,15 +139,7 @@ int arg_f32_or_null(napi_env env, napi_value v, float **data, size_t *len) {
 }
 
 int arg_i32(napi_env env, napi_value v, int32_t **data, size_t *len) {
-  napi_typedarray_type type;
-  void *p;
-  napi_value buf;
-  size_t off;
-  bool is;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
-  if (napi_get_typedarray_info(env, v, &type, len, &p, &buf, &off) != napi_ok || type != napi_int32_array) return 0;
-  *data = (int32_t *)p;
-  return 1;
+  return typed_array(env, v, napi_int32_array, (void **)data, len);
 }
 
 int arg_i64(napi_env env, napi_value v, int64_t *out) {
