@@ -20,6 +20,7 @@
  * the same whatever the number of threads.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,6 +388,7 @@ typedef struct {
   int64_t B, T, Tk, Tc, H, KV, hd, Tp;
   int64_t kb, kt, kg; /* k and v strides (floats) of a batch row, a position, a key/value head */
   float scale;
+  _Atomic int out_of_memory; /* a part could not get its score rows: the call throws */
 } attn_ctx;
 
 /* a . b with 16 running sums (a vector register's worth): the compiler vectorises it, where a
@@ -518,7 +520,12 @@ static void attn_range(void *p, int64_t from, int64_t to) {
   const int64_t T = c->T, Tk = c->Tk, H = c->H, KV = c->KV, hd = c->hd, rep = H / KV;
   float *S = malloc(sizeof(float) * (size_t)(T * Tk));
   unsigned char *vis = malloc((size_t)Tk);
-  if (!S || !vis) abort();
+  if (!S || !vis) {
+    free(S);
+    free(vis);
+    atomic_store(&((attn_ctx *)p)->out_of_memory, 1);
+    return;
+  }
   for (int64_t item = from; item < to; item++) {
     const int64_t b = item / KV, g = item % KV;
     const float *K = c->k + b * c->kb + g * c->kg, *V = c->v + b * c->kb + g * c->kg;
@@ -547,7 +554,14 @@ static void attn_grad_range(void *p, int64_t from, int64_t to) {
   float *P = malloc(sizeof(float) * (size_t)(T * Tk)), *dP = malloc(sizeof(float) * (size_t)(T * Tk));
   float *D = malloc(sizeof(float) * (size_t)T);
   unsigned char *vis = malloc((size_t)Tk);
-  if (!P || !dP || !D || !vis) abort();
+  if (!P || !dP || !D || !vis) {
+    free(P);
+    free(dP);
+    free(D);
+    free(vis);
+    atomic_store(&((attn_ctx *)p)->out_of_memory, 1);
+    return;
+  }
   for (int64_t item = from; item < to; item++) {
     const int64_t b = item / KV, g = item % KV;
     const float *K = c->k + b * c->kb + g * c->kg, *V = c->v + b * c->kb + g * c->kg;
@@ -610,6 +624,7 @@ static napi_value attention_js(napi_env env, napi_callback_info info) {
   c.q = q; c.k = k; c.v = v; c.mask = mask; c.out = o; c.lse_out = lse;
   blas_threads(1);
   parallel_for(c.B * c.KV, 1, attn_range, &c);
+  if (atomic_load(&c.out_of_memory)) return fail(env, "attention", "out of memory for the score rows (T x Tk floats per thread)");
   return NULL;
 }
 
@@ -635,6 +650,7 @@ static napi_value attention_grad_js(napi_env env, napi_callback_info info) {
   }
   blas_threads(1);
   parallel_for(c.B * c.KV, 1, attn_grad_range, &c);
+  if (atomic_load(&c.out_of_memory)) return fail(env, "attentionGrad", "out of memory for the score rows (2 T x Tk floats per thread)");
   return NULL;
 }
 
@@ -751,7 +767,16 @@ void gemv_threaded(const float *x, const float *w, float *y, int64_t k, int64_t 
   }
   const int64_t blocks = (k + GEMV_ROWS - 1) / GEMV_ROWS;
   c.partial = malloc(sizeof(float) * (size_t)(blocks * n));
-  if (!c.partial) abort();
+  if (!c.partial) { /* no room for the partial sums: the BLAS's GEMV, or plain rows, which need none */
+    if (cblas_sgemv) {
+      cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, 1.0f, w, (int)n, x, 1, accumulate ? 1.0f : 0.0f, y, 1);
+    } else {
+      if (!accumulate) memset(y, 0, sizeof(float) * (size_t)n);
+      for (int64_t r = 0; r < k; r++)
+        for (int64_t j = 0; j < n; j++) y[j] += x[r] * w[r * n + j];
+    }
+    return;
+  }
   parallel_for(blocks, (1 << 16) / (GEMV_ROWS * n) + 1, gemv_blocks, &c);
   parallel_for(n, 1 << 12, gemv_sum, &c);
   free(c.partial);
