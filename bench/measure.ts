@@ -8,6 +8,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import { nativeBlas } from "../src/backend/native.js";
 
 /** One timed section: medians over `runs` repeats after the warm-ups. */
 export interface Timing {
@@ -107,3 +108,24 @@ export function memoryBandwidth(): { bytes_per_s: number; buffer_bytes: number }
   }
   return { bytes_per_s: (2 * n) / best, buffer_bytes: n };
 }
+
+/**
+ * How fast the native addon's threads read memory (NativeKernels.sumAll over 1 GiB of float32,
+ * far beyond the caches, best of 5 after a warm-up): bytes read per second, the yardstick a
+ * decoding step at batch 1 (every weight read once, by the same threads) is compared with.
+ * null without the addon.
+ */
+export function threadReadBandwidth(): { bytes_per_s: number; buffer_bytes: number; threads: number } | null {
+  const blas = nativeBlas();
+  if (!blas) return null;
+  const x = new Float32Array(2 ** 28).fill(1);
+  blas.kernels.sumAll(x);
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    if (blas.kernels.sumAll(x) !== x.length) throw new Error("sumAll: wrong sum");
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  return { bytes_per_s: x.byteLength / best, buffer_bytes: x.byteLength, threads: blas.threads };
+}
+

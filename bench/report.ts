@@ -17,7 +17,7 @@ function renderTargets(r: BenchResults): string[] {
   }
   const q = r.qwen3 && !("error" in r.qwen3) ? r.qwen3.runs.find((x) => x.batch === 1) : undefined;
   const bw = r.bandwidth;
-  L.push(`| Qwen3-0.6B-shaped decoding at batch 1, tokens/s${bw ? ` (weights read: ${f(bw.weight_bytes_per_s / 1e9, 1)} GB/s; memcpy: ${f(bw.memcpy_bytes_per_s / 1e9, 1)} GB/s read + write, one thread)` : ""} | ${q ? f(q.decode_tokens_per_s) : "not measured"} | >= ${QWEN3_DECODE_TARGET} | ${q ? (q.decode_tokens_per_s >= QWEN3_DECODE_TARGET ? "yes" : "no") : "—"} |`);
+  L.push(`| Qwen3-0.6B-shaped decoding at batch 1, tokens/s${bw ? ` (weights read: ${f(bw.weight_bytes_per_s / 1e9, 1)} GB/s; memcpy: ${f(bw.memcpy_bytes_per_s / 1e9, 1)} GB/s read + write, one thread${bw.thread_read_bytes_per_s ? `; the addon's ${bw.read_threads} threads read ${f(bw.thread_read_bytes_per_s / 1e9, 1)} GB/s` : ""})` : ""} | ${q ? f(q.decode_tokens_per_s) : "not measured"} | >= ${QWEN3_DECODE_TARGET} | ${q ? (q.decode_tokens_per_s >= QWEN3_DECODE_TARGET ? "yes" : "no") : "—"} |`);
   L.push("", "Ratios on wall time, Stepwise over the yardstick; details in the sections below.", "");
   return L;
 }

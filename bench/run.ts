@@ -25,7 +25,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/backend/index.js";
 import { gptConfig } from "../src/model/config.js";
 import { Transformer } from "../src/model/transformer.js";
-import { machine, memoryBandwidth, mib, resetPeakRss, type MachineInfo } from "./measure.js";
+import { machine, memoryBandwidth, threadReadBandwidth, mib, resetPeakRss, type MachineInfo } from "./measure.js";
 import { benchSample, benchScaling, benchTrain, type SampleFigures, type ScalingCell, type TrainFigures } from "./reference.js";
 import { benchQwenSample, paramCount, qwenShaped, type QwenSampleFigures } from "./qwen.js";
 import { sample } from "../src/model/sample.js";
@@ -65,7 +65,8 @@ export interface BenchResults {
   /** (g) the quickstart's RL iteration, Stepwise and TRL */
   rl_iteration?: { stepwise: RlIterationFigures | { error: string }; trl: TrlFigures | { error: string }; trl_runs: (TrlFigures | { error: string })[]; load: number[] };
   /** decoding at batch 1 of the Qwen3-shaped model: weight bytes read per second, and the machine's memcpy bandwidth */
-  bandwidth?: { weight_bytes_per_s: number; memcpy_bytes_per_s: number };
+  /** batch-1 decoding's weight bytes per second; one thread's memcpy; the addon's threads reading (null without it) */
+  bandwidth?: { weight_bytes_per_s: number; memcpy_bytes_per_s: number; thread_read_bytes_per_s: number | null; read_threads: number | null };
   /** issue 16: Stepwise / yardstick, wall time (see TARGETS) */
   ratios?: Partial<Record<keyof typeof TARGETS, number>>;
   /** threads each side used */
@@ -199,13 +200,18 @@ async function main(): Promise<void> {
   if (!has("--skip-qwen3")) {
     log(`\n(f) Qwen3-0.6B-shaped model (random weights)`);
     const bandwidth = memoryBandwidth().bytes_per_s; // before the model fills the memory
+    const reading = threadReadBandwidth();
     try {
       res.qwen3 = await benchQwen3({ quick, log });
       const b1 = res.qwen3.runs.find((r) => r.batch === 1);
       if (b1) {
         // every decoding step at batch 1 reads every weight once
-        res.bandwidth = { weight_bytes_per_s: res.qwen3.model_tf_bytes * b1.decode_tokens_per_s, memcpy_bytes_per_s: bandwidth };
-        log(`  batch 1 decoding reads ${(res.bandwidth.weight_bytes_per_s / 1e9).toFixed(1)} GB/s of weights (target ${QWEN3_DECODE_TARGET} tokens/s); memcpy moves ${(res.bandwidth.memcpy_bytes_per_s / 1e9).toFixed(1)} GB/s (read + write, one thread)`);
+        res.bandwidth = {
+          weight_bytes_per_s: res.qwen3.model_tf_bytes * b1.decode_tokens_per_s, memcpy_bytes_per_s: bandwidth,
+          thread_read_bytes_per_s: reading?.bytes_per_s ?? null, read_threads: reading?.threads ?? null,
+        };
+        log(`  batch 1 decoding reads ${(res.bandwidth.weight_bytes_per_s / 1e9).toFixed(1)} GB/s of weights (target ${QWEN3_DECODE_TARGET} tokens/s); memcpy moves ${(res.bandwidth.memcpy_bytes_per_s / 1e9).toFixed(1)} GB/s (read + write, one thread)` +
+          (reading ? `; the addon's ${reading.threads} threads read ${(reading.bytes_per_s / 1e9).toFixed(1)} GB/s` : ""));
       }
     } catch (err) {
       res.qwen3 = { error: (err as Error).message.slice(0, 300) };

@@ -926,6 +926,51 @@ static napi_value swiglu_grad_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * sumAll(x) -> the sum of x, read once by the addon's threads in blocks (the bench's measure of how
+ * fast these threads read memory: a decoding step at batch 1 reads every weight once).
+ */
+#define SUM_BLOCK (1 << 16)
+
+typedef struct {
+  const float *x;
+  float *block_sums;
+  int64_t n;
+} sum_ctx;
+
+static void sum_blocks(void *p, int64_t from, int64_t to) {
+  const sum_ctx *c = p;
+  for (int64_t blk = from; blk < to; blk++) {
+    const int64_t i1 = (blk + 1) * SUM_BLOCK < c->n ? (blk + 1) * SUM_BLOCK : c->n, i0 = blk * SUM_BLOCK;
+    float acc[16] = {0};
+    int64_t i = i0;
+    for (; i + 16 <= i1; i += 16)
+      for (int u = 0; u < 16; u++) acc[u] += c->x[i + u];
+    float s = 0;
+    for (int u = 0; u < 16; u++) s += acc[u];
+    for (; i < i1; i++) s += c->x[i];
+    c->block_sums[blk] = s;
+  }
+}
+
+static napi_value sum_all_js(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  float *x;
+  size_t xl;
+  if (!arg_f32(env, argv[0], &x, &xl)) return fail(env, "sumAll", "(x: Float32Array)");
+  const int64_t blocks = ((int64_t)xl + SUM_BLOCK - 1) / SUM_BLOCK;
+  float *sums = malloc(sizeof(float) * (size_t)(blocks > 0 ? blocks : 1));
+  if (!sums) return fail(env, "sumAll", "out of memory");
+  sum_ctx c = {x, sums, (int64_t)xl};
+  parallel_for(blocks, 1, sum_blocks, &c);
+  double total = 0;
+  for (int64_t b = 0; b < blocks; b++) total += sums[b];
+  free(sums);
+  napi_value r;
+  if (napi_create_double(env, total, &r) != napi_ok) return fail(env, "sumAll", "N-API call failed");
+  return r;
+}
+
 napi_status kernels_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"gelu", NULL, gelu_js, NULL, NULL, NULL, napi_default, NULL},
@@ -942,6 +987,7 @@ napi_status kernels_register(napi_env env, napi_value exports) {
       {"kvWrite", NULL, kv_write_js, NULL, NULL, NULL, napi_default, NULL},
       {"copyColumns", NULL, copy_columns_js, NULL, NULL, NULL, napi_default, NULL},
       {"rope", NULL, rope_js, NULL, NULL, NULL, napi_default, NULL},
+      {"sumAll", NULL, sum_all_js, NULL, NULL, NULL, napi_default, NULL},
       {"swiglu", NULL, swiglu_js, NULL, NULL, NULL, napi_default, NULL},
       {"swigluGrad", NULL, swiglu_grad_js, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -51,6 +51,8 @@ export interface NativeKernels {
   rope(x: Float32Array, cos: Float32Array, sin: Float32Array, y: Float32Array, rows: number, heads: number, T: number, hd: number, cosBatch: number, inverse: boolean): void;
   swiglu(g: Float32Array, u: Float32Array, y: Float32Array): void;
   swigluGrad(g: Float32Array, u: Float32Array, dy: Float32Array, dg: Float32Array, du: Float32Array): void;
+  /** the sum of x, read once by the addon's threads (the bench's measure of their read bandwidth) */
+  sumAll(x: Float32Array): number;
 }
 
 /** The addon's exports (native/stepwise_native.c, native/kernels.c). */
@@ -90,7 +92,7 @@ const ADDON = path.join("native", "build", "stepwise_native.node");
 const NATIVE_ABI = 2;
 /** every function NativeKernels names: an addon built before one was added is refused, not half used */
 const KERNELS: (keyof NativeKernels)[] = ["gelu", "geluGrad", "layerNorm", "layerNormGrad", "rmsNorm", "rmsNormGrad",
-  "gatherRows", "scatterAddRows", "attention", "attentionGrad", "linear", "kvWrite", "copyColumns", "rope", "swiglu", "swigluGrad"];
+  "gatherRows", "scatterAddRows", "attention", "attentionGrad", "linear", "kvWrite", "copyColumns", "rope", "swiglu", "swigluGrad", "sumAll"];
 
 let status: NativeStatus | null = null;
 /** products handed to the BLAS so far (tests check that a path really ran) */

@@ -211,5 +211,8 @@ test("the addon refuses fused-kernel arrays smaller than the sizes say", { skip 
   assert.throws(() => addon.linear!(f(6), f(6), null, f(3), f(4), 2, 3, 2), /smaller than n, in, out/, "a residual smaller than the output");
   assert.throws(() => addon.scatterAddRows!(f(6), new Int32Array(3), f(4), 3), /x is smaller/);
   assert.throws(() => addon.kvWrite!(f(16), f(8), 1, 1, 2, 4, 2, 2), /at \+ T <= Tc/, "a write past the cache's capacity");
+  // the bench's read-bandwidth probe sums what it reads (blocks of 65,536 split across threads)
+  const ones = Float32Array.from({ length: 200_003 }, (_, i) => (i % 7) - 3);
+  assert.equal((addon.sumAll as unknown as (x: Float32Array) => number)(ones), ones.reduce((a, b) => a + b, 0));
   assert.throws(() => addon.kvWrite!(f(15), f(8), 1, 1, 2, 4, 2, 1), /smaller than the sizes say/);
 });
