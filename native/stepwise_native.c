@@ -163,7 +163,7 @@ typedef struct {
  * a sampling loop) and then sleeps on a condition variable. A parallel_for inside a worker (a
  * kernel calling another) runs serially there.
  */
-#define SPIN_ROUNDS 20000 /* ~0.1 ms of pause instructions before a worker sleeps */
+#define SPIN_ROUNDS 20000 /* pause instructions before a worker sleeps: ~0.5 ms on the project's EPYC */
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER, pool_dispatch = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER, pool_done = PTHREAD_COND_INITIALIZER;
