@@ -515,17 +515,39 @@ static void recompute_p(const attn_ctx *c, int64_t b, float *S, const float *lse
   }
 }
 
+/* one part's working rows: scores or probabilities [T, Tk] (and for the gradient dP [T, Tk], D [T]),
+   visible keys [Tk]; on failure the call is marked out of memory and the part does nothing */
+typedef struct {
+  float *p, *dp, *d;
+  unsigned char *vis;
+} attn_scratch;
+
+static void scratch_free(attn_scratch *w) {
+  free(w->p);
+  free(w->dp);
+  free(w->d);
+  free(w->vis);
+}
+
+static bool scratch_alloc(attn_ctx *c, attn_scratch *w, bool grad) {
+  const size_t rows = (size_t)(c->T * c->Tk);
+  w->p = malloc(sizeof(float) * rows);
+  w->dp = grad ? malloc(sizeof(float) * rows) : NULL;
+  w->d = grad ? malloc(sizeof(float) * (size_t)c->T) : NULL;
+  w->vis = malloc((size_t)c->Tk);
+  if (w->p && w->vis && (!grad || (w->dp && w->d))) return true;
+  scratch_free(w);
+  atomic_store(&c->out_of_memory, 1);
+  return false;
+}
+
 static void attn_range(void *p, int64_t from, int64_t to) {
   const attn_ctx *c = p;
   const int64_t T = c->T, Tk = c->Tk, H = c->H, KV = c->KV, hd = c->hd, rep = H / KV;
-  float *S = malloc(sizeof(float) * (size_t)(T * Tk));
-  unsigned char *vis = malloc((size_t)Tk);
-  if (!S || !vis) {
-    free(S);
-    free(vis);
-    atomic_store(&((attn_ctx *)p)->out_of_memory, 1);
-    return;
-  }
+  attn_scratch w;
+  if (!scratch_alloc((attn_ctx *)p, &w, false)) return;
+  float *S = w.p;
+  unsigned char *vis = w.vis;
   for (int64_t item = from; item < to; item++) {
     const int64_t b = item / KV, g = item % KV;
     const float *K = c->k + b * c->kb + g * c->kg, *V = c->v + b * c->kb + g * c->kg;
@@ -544,24 +566,16 @@ static void attn_range(void *p, int64_t from, int64_t to) {
       gemm(false, false, T, hd, Tk, 1.0f, S, Tk, V, c->kt, 0.0f, O, H * hd);
     }
   }
-  free(S);
-  free(vis);
+  scratch_free(&w);
 }
 
 static void attn_grad_range(void *p, int64_t from, int64_t to) {
   const attn_ctx *c = p;
   const int64_t T = c->T, Tk = c->Tk, H = c->H, KV = c->KV, hd = c->hd, rep = H / KV;
-  float *P = malloc(sizeof(float) * (size_t)(T * Tk)), *dP = malloc(sizeof(float) * (size_t)(T * Tk));
-  float *D = malloc(sizeof(float) * (size_t)T);
-  unsigned char *vis = malloc((size_t)Tk);
-  if (!P || !dP || !D || !vis) {
-    free(P);
-    free(dP);
-    free(D);
-    free(vis);
-    atomic_store(&((attn_ctx *)p)->out_of_memory, 1);
-    return;
-  }
+  attn_scratch w;
+  if (!scratch_alloc((attn_ctx *)p, &w, true)) return;
+  float *P = w.p, *dP = w.dp, *D = w.d;
+  unsigned char *vis = w.vis;
   for (int64_t item = from; item < to; item++) {
     const int64_t b = item / KV, g = item % KV;
     const float *K = c->k + b * c->kb + g * c->kg, *V = c->v + b * c->kb + g * c->kg;
@@ -585,10 +599,7 @@ static void attn_grad_range(void *p, int64_t from, int64_t to) {
       gemm(true, false, Tk, hd, T, 1.0f, P, Tk, dO, H * hd, beta, dV, c->kt);
     }
   }
-  free(P);
-  free(dP);
-  free(D);
-  free(vis);
+  scratch_free(&w);
 }
 
 static int attn_dims(napi_env env, napi_value *argv, attn_ctx *c) {
