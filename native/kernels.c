@@ -765,14 +765,22 @@ static void gemv_sum(void *p, int64_t from, int64_t to) {
   }
 }
 
+/* rows [from, to) of W [n, k]: the BLAS's single-threaded GEMV on this part (its kernel streams
+   rows faster than dot() does), else dot products */
 static void gemv_dots(void *p, int64_t from, int64_t to) {
   const gemv_ctx *c = p;
+  if (cblas_sgemv && to > from) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(to - from), (int)c->k, 1.0f, c->w + from * c->k, (int)c->k, c->x, 1,
+                c->accumulate ? 1.0f : 0.0f, c->y + from, 1);
+    return;
+  }
   for (int64_t j = from; j < to; j++) c->y[j] = (c->accumulate ? c->y[j] : 0.0f) + dot(c->x, c->w + j * c->k, c->k);
 }
 
 void gemv_threaded(const float *x, const float *w, float *y, int64_t k, int64_t n, bool transposed, bool accumulate) {
   gemv_ctx c = {x, w, y, NULL, k, n, accumulate};
   if (transposed) {
+    blas_threads(1);
     parallel_for(n, (1 << 16) / (k + 1) + 1, gemv_dots, &c);
     return;
   }

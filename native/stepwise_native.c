@@ -312,7 +312,7 @@ static void run_slices(const job *j) {
          (the BLAS's non-transposed GEMV read a model's weights at 9-14 GB/s, ours at ~20; its
          transposed one, the tied head's, is the faster of the two there). A nested call
          (a slice of a parallel batch) runs gemv_threaded serially. */
-      if (j->to - j->from == 1 && !j->tb) gemv_threaded(ai, bi, ci, j->k, j->n, false, false);
+      if (j->to - j->from == 1) gemv_threaded(ai, bi, ci, j->k, j->n, j->tb, false);
       else if (j->tb) cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)j->n, (int)j->k, 1.0f, bi, (int)j->k, ai, 1, 0.0f, ci, 1);
       else cblas_sgemv(CblasRowMajor, CblasTrans, (int)j->k, (int)j->n, 1.0f, bi, (int)j->n, ai, 1, 0.0f, ci, 1);
     } else {

@@ -62,6 +62,8 @@ test("native BatchMatMul equals the cpu backend and XNNPACK: batched, transposed
     [[70, 130], [90, 70], true, true],
     [[1, 70], [70, 90], false, false], // one row (decoding at batch 1): a matrix-vector product
     [[1, 70], [90, 70], false, true], // one row against the tied head's transposed embedding
+    [[1, 64], [4000, 64], false, true], // ... a larger one: its rows split across the addon's threads
+    [[1, 600], [600, 300], false, false], // one row, several of the GEMV's row blocks
     [[4, 0], [0, 3], false, false], // empty inner dimension: zeros
   ];
   for (const [sa, sb, ta, tb] of cases) {
