@@ -309,9 +309,8 @@ static void run_slices(const job *j) {
     } else if (j->m == 1 && !j->ta) {
       /* one row (decoding at batch 1): a matrix-vector product streams B once, where a GEMM
          would first copy it into packed panels; on our threads when this is the only product
-         (the BLAS's non-transposed GEMV read a model's weights at 9-14 GB/s, ours at ~20; its
-         transposed one, the tied head's, is the faster of the two there). A nested call
-         (a slice of a parallel batch) runs gemv_threaded serially. */
+         (kernels.c gemv_threaded: the BLAS's own threaded GEMV read a model's weights at 9-14
+         GB/s, ours at ~20). A nested call (a slice of a parallel batch) runs it serially. */
       if (j->to - j->from == 1) gemv_threaded(ai, bi, ci, j->k, j->n, j->tb, false);
       else if (j->tb) cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)j->n, (int)j->k, 1.0f, bi, (int)j->k, ai, 1, 0.0f, ci, 1);
       else cblas_sgemv(CblasRowMajor, CblasTrans, (int)j->k, (int)j->n, 1.0f, bi, (int)j->n, ai, 1, 0.0f, ci, 1);
@@ -407,10 +406,10 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
     blas_threads(1);
     parallel_for(batch, 1, slices_range, &whole);
   } else {
-    /* 2) few or large products: the BLAS's own threads inside each, unless the whole call is
-       small (decoding's [64, 128] @ [128, 512]: waking the BLAS's workers costs more than they
-       save; sampling ran 15% faster on one thread, measured) */
-    if (batch == 1 && (m >= 2 * SPLIT_ROWS || n >= 2 * SPLIT_ROWS) && m > 1 && k > 0 && !(macs < SMALL_MACS)) {
+    /* 2) one product of two or more rows: split across our threads (sgemm_split); else (few
+       slices, or one row) the BLAS's own threads, unless the whole call is small: waking the
+       BLAS's workers costs more than they save there (sampling ran 15% faster on one thread) */
+    if (batch == 1 && (m >= 2 * SPLIT_ROWS || n >= 2 * SPLIT_ROWS) && m > 1 && k > 0 && macs >= SMALL_MACS) {
       sgemm_split(ta, tb, m, n, k, 1.0f, a, b, 0.0f, c);
     } else {
       const bool gemv = m == 1 && n * k >= MIN_THREADED_GEMV; /* bandwidth-bound: more cores read faster */

@@ -90,9 +90,6 @@ export interface NativeStatus {
 const ADDON = path.join("native", "build", "stepwise_native.node");
 /** the addon's interface version this file is written for (STEPWISE_NATIVE_ABI in native/stepwise_native.c) */
 const NATIVE_ABI = 2;
-/** every function NativeKernels names: an addon built before one was added is refused, not half used */
-const KERNELS: (keyof NativeKernels)[] = ["gelu", "geluGrad", "layerNorm", "layerNormGrad", "rmsNorm", "rmsNormGrad",
-  "gatherRows", "scatterAddRows", "attention", "attentionGrad", "linear", "kvWrite", "copyColumns", "rope", "swiglu", "swigluGrad", "sumAll"];
 
 let status: NativeStatus | null = null;
 /** products handed to the BLAS so far (tests check that a path really ran) */
@@ -160,9 +157,9 @@ function load(): NativeStatus {
   } catch (err) {
     return { blas: null, reason: `the native addon ${file} does not load: ${(err as Error).message.split("\n")[0]}` };
   }
+  // the version covers every export NativeKernels names: an older addon is refused, not half used
   const abi = typeof addon.abi === "function" ? addon.abi() : 0;
-  const missing = KERNELS.filter((k) => typeof (addon as unknown as Record<string, unknown>)[k] !== "function");
-  if (abi !== NATIVE_ABI || missing.length) {
+  if (abi !== NATIVE_ABI) {
     return { blas: null, reason: `the native addon ${file} is out of date (interface ${abi}, expected ${NATIVE_ABI}): npm run build:native` };
   }
   if (process.env.OPENBLAS_CORETYPE === undefined) {

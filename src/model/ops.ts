@@ -1,6 +1,6 @@
 /**
- * The transformer's building blocks: linear layers, GELU, LayerNorm, RMSNorm and causal
- * attention. Each formula is written once here as TF.js ops (`*Composed`: any backend, and the
+ * The transformer's building blocks: linear layers, GELU, SwiGLU, RoPE, LayerNorm, RMSNorm and
+ * causal attention. Each formula is written once here as TF.js ops (`*Composed`: any backend, and the
  * reference the tests hold the fused kernels to) and, on the wasm backend with the native addon
  * loaded, runs as one fused kernel forward and one backward (native/kernels.c, registered by
  * src/backend/native-kernels.ts). The fused kernels' gradients are registered here
@@ -47,17 +47,17 @@ function linearGrads(dy: tf.Tensor2D, x: tf.Tensor2D, w: tf.Tensor2D, bShape: nu
 for (const [kernelName, inputs] of [
   [FUSED.linear, ["x", "w", "b"]], [FUSED.linearResidual, ["x", "w", "b", "residual"]], [FUSED.linearNoBiasResidual, ["x", "w", "residual"]],
 ] as const) {
+  const hasBias = (inputs as readonly string[]).includes("b"), hasResidual = (inputs as readonly string[]).includes("residual");
   tf.registerGradient({
     kernelName,
     inputsToSave: ["x", "w"],
     gradFunc: (dy, [x, w]) => {
       const g = dy as tf.Tensor2D;
-      const hasBias = (inputs as readonly string[]).includes("b");
       const [dx, dw, db] = linearGrads(g, x as tf.Tensor2D, w as tf.Tensor2D, hasBias ? [g.shape[1]] : null);
       // the residual's gradient is dy itself, as a new tensor (the tape disposes each gradient it accumulates)
       const grads: Record<string, () => tf.Tensor> = { x: () => dx!, w: () => dw! };
       if (hasBias) grads.b = () => db!;
-      if ((inputs as readonly string[]).includes("residual")) grads.residual = () => tf.clone(g);
+      if (hasResidual) grads.residual = () => tf.clone(g);
       return grads;
     },
   });
@@ -204,15 +204,6 @@ export function rmsNorm<T extends tf.Tensor>(x: T, w: tf.Tensor, eps: number): T
 // ---------------------------------------------------------------------------------------------
 // attention
 
-export interface AttentionOptions {
-  /** keys before the first query (a KV cache): query i is at absolute position Tp + i */
-  Tp: number;
-  /** [B * Tk] flattened, 1 = a real key, 0 = padding; default all real */
-  keyMask?: Float32Array;
-  /** k and v are [B, KV, Tc, hd] (a KV cache, src/model/kv-cache.ts) instead of [B, Tc, KV, hd] */
-  kvHeadMajor?: boolean;
-}
-
 /** Additive attention mask [Bm, 1, T, Tk]: query i (absolute index Tp + i) sees key j <= Tp + i that is real. */
 export function attentionMask(B: number, T: number, Tp: number, keyMask?: Float32Array): tf.Tensor4D | null {
   const Tk = Tp + T;
@@ -231,24 +222,53 @@ export function attentionMask(B: number, T: number, Tp: number, keyMask?: Float3
 }
 
 /**
- * Causal scaled dot-product attention (Vaswani et al. 2017, eq. 1) with grouped key/value heads
- * (Ainslie et al. 2023): q [B, T, H, hd], k and v [B, Tk, KV, hd] (Tk = Tp + T) -> [B, T, H, hd].
- * Query heads of one key/value head are stacked side by side, so no key or value is copied.
- * (`attention` also takes k and v with more than Tk positions, a preallocated cache: the first Tk are used.)
+ * Which keys the queries of one forward pass see, shared by its layers: B rows of T queries after
+ * Tp cached keys (query i at absolute position Tp + i sees key j <= Tp + i), and `keyMask`, [B * Tk]
+ * flattened (1 = a real key, 0 = padding; default all real). The tensor each path needs (the
+ * fused kernel's [B, Tk] key mask, the composed path's additive mask) is built on first use, in
+ * the caller's scope, once for every layer.
  */
-export function attentionComposed(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: AttentionOptions): tf.Tensor4D {
-  const [B, T, H, hd] = q.shape, Tk = opts.Tp + T;
+export class AttentionMask {
+  private keys: tf.Tensor2D | null = null;
+  private additiveMask: tf.Tensor4D | null | undefined = undefined;
+
+  constructor(readonly B: number, readonly T: number, readonly Tp: number, readonly keyMask?: Float32Array) {
+    if (keyMask && keyMask.length !== B * (Tp + T)) throw new Error(`attention: key mask of ${keyMask.length}, expected ${B} x ${Tp + T}`);
+  }
+
+  /** the fused kernel's [B, Tk] key mask (null: all keys real) */
+  keyTensor(): tf.Tensor2D | null {
+    if (this.keyMask) this.keys ??= tf.tensor2d(this.keyMask, [this.B, this.Tp + this.T]);
+    return this.keys;
+  }
+
+  /** the composed path's additive mask (null: nothing to mask) */
+  additive(): tf.Tensor4D | null {
+    if (this.additiveMask === undefined) this.additiveMask = attentionMask(this.B, this.T, this.Tp, this.keyMask);
+    return this.additiveMask;
+  }
+}
+
+/**
+ * Causal scaled dot-product attention (Vaswani et al. 2017, eq. 1) with grouped key/value heads
+ * (Ainslie et al. 2023): q [B, T, H, hd], k and v [B, Tk, KV, hd] (Tk = Tp + T; kvHeadMajor:
+ * [B, KV, Tk, hd], a KV cache) -> [B, T, H, hd]. Query heads of one key/value head are stacked
+ * side by side, so no key or value is copied. (`attention` also takes k and v with more than Tk
+ * positions, a preallocated cache: the first Tk are used.)
+ */
+export function attentionComposed(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: AttentionMask, kvHeadMajor = false): tf.Tensor4D {
+  const [B, T, H, hd] = q.shape, Tk = mask.Tp + T;
   const heads = (t: tf.Tensor4D) => tf.transpose(t, [0, 2, 1, 3]) as tf.Tensor4D; // [B, T, n, hd] <-> [B, n, T, hd]
   // keys and values as [B, KV, Tk, hd]
   const kvHeads = (t: tf.Tensor4D) => {
-    const h = opts.kvHeadMajor ? t : heads(t);
+    const h = kvHeadMajor ? t : heads(t);
     return h.shape[2] === Tk ? h : tf.slice(h, [0, 0, 0, 0], [B, h.shape[1], Tk, hd]);
   };
   const kh = kvHeads(k), vh = kvHeads(v), KV = kh.shape[1], rep = H / KV;
   const qg = tf.reshape(tf.mul(heads(q), 1 / Math.sqrt(hd)), [B, KV, rep * T, hd]);
   let s = tf.reshape(tf.matMul(qg, kh, false, true), [B, H, T, Tk]);
-  const mask = attentionMask(B, T, opts.Tp, opts.keyMask);
-  if (mask) s = tf.add(s, mask);
+  const additive = mask.additive();
+  if (additive) s = tf.add(s, additive);
   const a = tf.reshape(tf.softmax(s), [B, KV, rep * T, Tk]);
   const o = tf.reshape(tf.matMul(a, vh), [B, H, T, hd]);
   return heads(o as tf.Tensor4D);
@@ -269,19 +289,18 @@ for (const [kernelName, masked] of [[FUSED.attention, false], [FUSED.attentionMa
   });
 }
 
-function attentionFused(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: AttentionOptions): tf.Tensor4D {
-  const [B, T] = q.shape, Tk = opts.Tp + T;
-  const attrs = { Tp: opts.Tp, scale: 1 / Math.sqrt(q.shape[3]), headMajor: opts.kvHeadMajor ? 1 : 0 };
-  if (!opts.keyMask) return run(FUSED.attention, { q, k, v }, attrs)[0] as tf.Tensor4D;
-  return tf.tidy(() => run(FUSED.attentionMasked, { q, k, v, keyMask: tf.tensor2d(opts.keyMask!, [B, Tk]) }, attrs)[0] as tf.Tensor4D);
+function attentionFused(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: AttentionMask, kvHeadMajor: boolean): tf.Tensor4D {
+  const attrs = { Tp: mask.Tp, scale: 1 / Math.sqrt(q.shape[3]), headMajor: kvHeadMajor ? 1 : 0 };
+  const keyMask = mask.keyTensor();
+  if (!keyMask) return run(FUSED.attention, { q, k, v }, attrs)[0] as tf.Tensor4D;
+  return run(FUSED.attentionMasked, { q, k, v, keyMask }, attrs)[0] as tf.Tensor4D;
 }
 
-export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: AttentionOptions): tf.Tensor4D {
-  const [B, T, H] = q.shape, Tk = opts.Tp + T;
-  const [Bk, Tc, KV] = opts.kvHeadMajor ? [k.shape[0], k.shape[2], k.shape[1]] : k.shape;
-  if (Bk !== B || Tc < Tk || H % KV !== 0 || v.shape.some((n, i) => n !== k.shape[i])) {
-    throw new Error(`attention: q [${q.shape}], k [${k.shape}], v [${v.shape}] with ${opts.Tp} cached keys do not fit together`);
+export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: AttentionMask, kvHeadMajor = false): tf.Tensor4D {
+  const [B, T, H] = q.shape, Tk = mask.Tp + T;
+  const [Bk, Tc, KV] = kvHeadMajor ? [k.shape[0], k.shape[2], k.shape[1]] : k.shape;
+  if (mask.B !== B || mask.T !== T || Bk !== B || Tc < Tk || H % KV !== 0 || v.shape.some((n, i) => n !== k.shape[i])) {
+    throw new Error(`attention: q [${q.shape}], k [${k.shape}], v [${v.shape}] with ${mask.Tp} cached keys do not fit together (mask for ${mask.B} x ${mask.T})`);
   }
-  if (opts.keyMask && opts.keyMask.length !== B * Tk) throw new Error(`attention: key mask of ${opts.keyMask.length}, expected ${B} x ${Tk}`);
-  return fusedKernels() ? attentionFused(q, k, v, opts) : attentionComposed(q, k, v, opts);
+  return fusedKernels() ? attentionFused(q, k, v, mask, kvHeadMajor) : attentionComposed(q, k, v, mask, kvHeadMajor);
 }

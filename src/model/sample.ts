@@ -157,7 +157,6 @@ export function sample(
       logits = lg.dataSync() as Float32Array;
       lg.dispose();
     }
-    let Tk = L;
     const lp = new Float64Array(V);
     const next = new Int32Array(B);
     // 2) one token per step
@@ -186,6 +185,7 @@ export function sample(
       }
       const active = rows.filter((b) => !done[b]).length;
       if (active === 0) break;
+      const Tk = cache.length; // positions so far: the key mask's columns
       // drop finished rows once a quarter of the batch is done
       if (active <= 0.75 * rows.length) {
         const keepRows = rows.map((b, r) => (done[b] ? -1 : r)).filter((r) => r >= 0);
@@ -201,7 +201,6 @@ export function sample(
       const km = new Float32Array(R * (Tk + 1));
       for (let r = 0; r < R; r++) { km.set(keyMask.subarray(r * Tk, (r + 1) * Tk), r * (Tk + 1)); km[r * (Tk + 1) + Tk] = 1; }
       keyMask = km;
-      Tk += 1;
       const pos = rows.map((b) => [Math.min(plen[b] + results[b].tokens.length - 1, c.contextLength - 1)]);
       const feed = Int32Array.from(rows.map((b, r) => (done[b] ? 0 : next[r])));
       const lg = tf.tidy(() => {

@@ -15,15 +15,15 @@
  *
  * Speed on the wasm backend comes mostly from src/backend (matrix products on the native BLAS or
  * XNNPACK) and from src/model/ops.ts (GELU, the norms and attention as fused native kernels where
- * the addon is loaded); here: linear layers with a custom gradient whose bias gradient is a
- * product with a row of ones, RoPE's rotate-half as a product with a fixed signed permutation,
- * and activations kept in the projections' [B, T, heads, hd] layout (no transposes).
+ * the addon is loaded, each with its composed formula elsewhere); here: RoPE's rotate-half as a
+ * product with a fixed signed permutation for the composed path, the attention mask built once
+ * per forward pass, and activations kept in the projections' [B, T, heads, hd] layout (no transposes).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ModelConfig, ParamMap, ScoreOptions, TokenScores } from "./types.js";
 import { headDimOf, validateConfig } from "./config.js";
 import { ropeInvFreq, ropeTables } from "./rope.js";
-import { attention, gelu, layerNorm, linear, rmsNorm, rope, swiglu } from "./ops.js";
+import { AttentionMask, attention, gelu, layerNorm, linear, rmsNorm, rope, swiglu } from "./ops.js";
 import type { KVCache } from "./kv-cache.js";
 
 /** One parameter: its name, shape here and in the HF file, and its initialisation. */
@@ -239,6 +239,7 @@ export class Transformer {
     const [B, T] = tokens.shape;
     const d = c.width, H = c.heads, KV = c.kvHeads, hd = headDimOf(c);
     const Tp = opts.cache?.length ?? 0;
+    const mask = new AttentionMask(B, T, Tp, opts.keyMask); // every layer's
     const positions = opts.positions ?? (Tp === 0 ? null : [Array.from({ length: T }, (_, i) => Tp + i)]);
     let maxPos = Tp + T - 1;
     if (positions) { maxPos = 0; for (const r of positions) for (const p of r) if (p > maxPos) maxPos = p; } // no spread: rows may be long
@@ -291,7 +292,7 @@ export class Transformer {
       }
       let kvHeadMajor = false;
       if (opts.cache) ({ k, v, headMajor: kvHeadMajor } = opts.cache.append(l, k, v));
-      const o = attention(q, k, v, { Tp, keyMask: opts.keyMask, kvHeadMajor }); // [B, T, H, hd]
+      const o = attention(q, k, v, mask, kvHeadMajor); // [B, T, H, hd]
       const merged = tf.reshape(o, [B * T, H * hd]) as tf.Tensor2D;
       if (c.family === "gpt2") {
         const p = `h.${l}`;

@@ -16,7 +16,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../src/backend/index.js";
 import { fusedKernels } from "../../src/backend/native-kernels.js";
 import { nativeStatus, useNativeBlas } from "../../src/backend/native.js";
-import { attention, gelu, layerNorm, linear, rmsNorm, rope, swiglu } from "../../src/model/ops.js";
+import { AttentionMask, attention, gelu, layerNorm, linear, rmsNorm, rope, swiglu } from "../../src/model/ops.js";
 import { ropeTables } from "../../src/model/rope.js";
 import { KVCache } from "../../src/model/kv-cache.js";
 
@@ -111,7 +111,7 @@ function attentionInputs(B: number, T: number, Tk: number, H: number, KV: number
 
 test("fused attention equals the composed one: causal, grouped heads, key masks with padding rows, cached keys", { skip }, async () => {
   const att = (Tp: number, keyMask?: Float32Array) => (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
-    attention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, { Tp, keyMask });
+    attention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, new AttentionMask(q.shape[0]!, q.shape[1]!, Tp, keyMask));
   await sameAsComposed("causal, 4 heads", att(0), attentionInputs(3, 9, 9, 4, 4, 8, 20));
   await sameAsComposed("grouped: 6 query heads on 2 key/value heads", att(0), attentionInputs(2, 7, 7, 6, 2, 16, 30));
   await sameAsComposed("long rows (BLAS products)", att(0), attentionInputs(2, 70, 70, 2, 1, 32, 40));
@@ -128,19 +128,19 @@ test("fused attention equals the composed one: causal, grouped heads, key masks 
   await sameAsComposed("3 queries after 5 cached keys, masked", att(5, m2), attentionInputs(2, 3, 8, 4, 4, 8, 70));
   // a head-major cache [B, KV, Tc, hd] with room for more positions than are used
   const headMajor = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) =>
-    attention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, { Tp: 5, keyMask: m2, kvHeadMajor: true });
+    attention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, new AttentionMask(2, 3, 5, m2), true);
   await sameAsComposed("head-major cache of 11 positions, 8 used", headMajor, () => [rnd([2, 3, 4, 8], 75, 2), rnd([2, 2, 11, 8], 76, 2), rnd([2, 2, 11, 8], 77)]);
 });
 
 test("fused attention reads only the first Tp + T positions of a larger (preallocated) cache", { skip }, async () => {
   await initBackend({ backend: "wasm" });
   const [q, k, v] = attentionInputs(2, 1, 12, 4, 2, 8, 80)();
-  const short = tf.tidy(() => attention(q as tf.Tensor4D, tf.slice(k as tf.Tensor4D, [0, 0, 0, 0], [2, 7, 2, 8]), tf.slice(v as tf.Tensor4D, [0, 0, 0, 0], [2, 7, 2, 8]), { Tp: 6 }).dataSync());
-  const long = tf.tidy(() => attention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, { Tp: 6 }).dataSync());
+  const short = tf.tidy(() => attention(q as tf.Tensor4D, tf.slice(k as tf.Tensor4D, [0, 0, 0, 0], [2, 7, 2, 8]), tf.slice(v as tf.Tensor4D, [0, 0, 0, 0], [2, 7, 2, 8]), new AttentionMask(2, 1, 6)).dataSync());
+  const long = tf.tidy(() => attention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, new AttentionMask(2, 1, 6)).dataSync());
   assert.deepEqual(long, short);
   // by hand: one head, two keys with equal scores -> the mean of the two values
   const o = tf.tidy(() => attention(tf.tensor4d([1, 0], [1, 1, 1, 2]), tf.tensor4d([1, 1, 1, 1], [1, 2, 1, 2]),
-    tf.tensor4d([2, 4, 6, 8], [1, 2, 1, 2]), { Tp: 1 }).dataSync());
+    tf.tensor4d([2, 4, 6, 8], [1, 2, 1, 2]), new AttentionMask(1, 1, 1)).dataSync());
   assert.deepEqual(Array.from(o), [4, 6]);
   tf.dispose([q!, k!, v!]);
 });
