@@ -4,6 +4,17 @@
  * held-out evaluation, and emits events that the CLI, the notebook kernel and the report writer
  * listen to. Everything it produced is in its run directory (src/run/store.ts).
  *
+ * A run goes through five phases, one function each, read in order in `runPlan`:
+ *   open      (src/run/open-run.ts) name, readiness, run directory, resume check, overrides;
+ *             nothing is written
+ *   prepare   backend; the directory made ready (overwrite, checkpoint swap recovery, the
+ *             position to resume from); spec, plan and run.json written
+ *   build     tokenizer, task, model, stages, optimizer; on a resume the checkpoint's weights,
+ *             moments and position, and the rows after that position dropped
+ *   stages    per stage: its optimizer and frozen reference, then its steps, each followed by its
+ *             rows, evaluation and checkpoint; an abort stops here
+ *   finish    the final checkpoint, run.json "finished"
+ *
  * Safety (docs/runs.md):
  *  - confinement: the run directory is <out>/<name> with the name one path segment; a fresh run
  *    refuses a directory holding a run unless `overwrite`, and then deletes only a run's files;
@@ -20,23 +31,24 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ExperimentPlan } from "../../dsl/plan.js";
-import { experimentNameProblem } from "../../dsl/experiment-name.js";
 import { initBackend } from "../backend/index.js";
 import { loadCheckpoint, recoverCheckpoints, saveCheckpoint } from "../model/checkpoint.js";
 import type { Transformer } from "../model/transformer.js";
+import type { Problem } from "../task/types.js";
 import type { TrainContext } from "../train/context.js";
 import { evaluate } from "../train/evaluate.js";
 import { AdamW, disposeState } from "../train/optimizer.js";
 import { NonFiniteError } from "../train/update.js";
 import { currentAbortSignal } from "./interrupt.js";
-import { buildFromPlan, missingForRun, type Built } from "./build.js";
-import { holdsRun, removeRunFiles, runDirFor } from "./run-dir.js";
+import { buildFromPlan } from "./build.js";
+import { openRun, type OpenOptions, type OpenedRun } from "./open-run.js";
+import { removeRunFiles } from "./run-dir.js";
 import type { Stage } from "./stage.js";
 import { createStage, sftProblemOffsets } from "./stages/index.js";
-import { RunStore, type RunPosition } from "./store.js";
+import type { RunPosition, RunStore } from "./store.js";
 import type { MetricsRow, RunEvent, RunInfo, RunOverrides } from "./types.js";
 
-export interface RunOptions {
+export interface RunOptions extends OpenOptions {
   /** parent of run directories (default "runs"); the run goes to <out>/<plan.name> */
   out?: string;
   /** an exact run directory (overrides out) */
@@ -79,106 +91,99 @@ export function stepSeed(seed: number, stageIndex: number, step: number): number
   return h;
 }
 
+export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Promise<RunResult> {
+  const emit = safeEmitter(opts.onEvent);
+  const opened = openRun(plan, opts);
+  if ("refused" in opened) {
+    emit({ type: "failed", message: opened.refused });
+    return failedResult(opened.dir, opened.refused);
+  }
+  const run = new Run(opened, opts, emit);
+  try {
+    await run.prepare();
+    await run.build();
+    await run.evaluateStart();
+    for (let si = run.position.stageIndex; si < run.stageCount; si++) {
+      const interrupted = await run.runStage(si);
+      if (interrupted) return interrupted;
+    }
+    return await run.finish();
+  } catch (err) {
+    return run.fail(err);
+  }
+}
+
 /** What a checkpoint's state.json holds (the position is where the run continues). */
 interface CheckpointState extends RunPosition {
   elapsed: number;
   plan: string;
 }
 
-const failedResult = (dir: string, message: string, backend = ""): RunResult => ({ dir, status: "failed", message, evals: [], backend });
+/** What the build phase makes and the stages train; released on every way out of the run. */
+interface Training {
+  ctx: TrainContext;
+  optimizer: AdamW;
+  /** the model as the current stage began (frozen), for stages with `usesReference`; else null */
+  reference: Transformer | null;
+  stages: Stage[];
+  heldOut: Problem[];
+  /** where the model came from ("fresh", or the directory it was loaded from) */
+  origin: string;
+}
 
-export async function runPlan(planIn: ExperimentPlan, opts: RunOptions = {}): Promise<RunResult> {
-  let plan = planIn;
-  const emit = (e: RunEvent): void => {
-    try {
-      opts.onEvent?.(e);
-    } catch {
-      /* a listener's failure never stops the run */
-    }
-  };
-  const refuse = (message: string, dir = "", backend = ""): RunResult => {
-    emit({ type: "failed", message });
-    return failedResult(dir, message, backend);
-  };
-  // in a notebook, the running cell's interrupt stops the run (src/run/interrupt.ts; never aborts elsewhere)
-  const signal = opts.signal ?? currentAbortSignal();
-  const nameProblem = opts.dir === undefined ? experimentNameProblem(plan.name) : null;
-  if (nameProblem) return refuse(`${nameProblem} (nothing was written)`);
-  const missing = missingForRun(plan);
-  if (missing.length > 0) return refuse(`the spec cannot run yet: it needs ${missing.join("; ")}`);
-  const store = new RunStore(opts.dir ?? runDirFor(opts.out ?? "runs", plan.name));
-  const dir = store.dir;
+/**
+ * One run after it opened: its directory and records (store, run.json, events), and, from the
+ * build phase on, the model being trained. Each phase is one method; `runPlan` calls them in order.
+ */
+class Run {
+  private readonly plan: ExperimentPlan;
+  private readonly store: RunStore;
+  private readonly recorded: RunInfo | undefined;
+  private readonly overrides: RunOverrides;
+  /** in a notebook, the running cell's interrupt stops the run (src/run/interrupt.ts; never aborts elsewhere) */
+  private readonly signal: AbortSignal;
+  private backendName = "";
+  /** run.json as this run writes it (set by prepare) */
+  private info: RunInfo | undefined;
+  /** the position the run resumes from (set by prepare on a resume with a checkpoint) */
+  private resumedFrom: CheckpointState | undefined;
+  /** wall-clock origin, shifted back by the time the resumed run had already spent */
+  private t0 = Date.now();
+  private training: Training | undefined;
+  /** where the next step starts; what checkpoints record */
+  position: RunPosition = { stageIndex: 0, done: 0 };
+  /** the evaluation rows so far (on a resume, those before the position too) */
+  private readonly evals: MetricsRow[] = [];
 
-  // before anything is written: a fresh run never takes over a run's directory unasked; a resume
-  // continues a run that exists, with the overrides it was started with
-  let recorded: RunInfo | undefined;
-  if (opts.resume) {
-    if (!store.exists("run.json")) return refuse(`nothing to resume in ${dir}: no run.json (start the run without --resume)`, dir);
-    try {
-      recorded = store.readJSON<RunInfo>("run.json");
-    } catch (e) {
-      return refuse((e as Error).message, dir);
-    }
-    // the same run: the spec may not have changed since it started (the name may: spec.sw has no file name of its own)
-    if (store.exists("plan.json")) {
-      let stored: ExperimentPlan;
-      try {
-        stored = store.readJSON<ExperimentPlan>("plan.json");
-      } catch (e) {
-        return refuse((e as Error).message, dir);
-      }
-      if (JSON.stringify({ ...stored, name: "" }) !== JSON.stringify({ ...plan, name: "" })) {
-        return refuse(`${store.file("plan.json")}: the spec differs from the one this run was started with; resume with the run's own spec (${store.file("spec.sw")}) or start a new run`, dir);
-      }
-    }
-    plan = { ...plan, name: recorded.name };
-  } else if (holdsRun(dir) && !opts.overwrite) {
-    return refuse(`${dir} already holds a run: continue it with --resume, or start again with --overwrite (which deletes that run's files)`, dir);
+  constructor(
+    opened: OpenedRun,
+    private readonly opts: RunOptions,
+    private readonly emit: (e: RunEvent) => void,
+  ) {
+    this.plan = opened.plan;
+    this.store = opened.store;
+    this.recorded = opened.recorded;
+    this.overrides = opened.overrides;
+    this.signal = opts.signal ?? currentAbortSignal();
   }
-  const overrides = mergeOverrides(recorded?.options, { iterations: opts.iterations, backend: opts.backend, checkpointEvery: opts.checkpointEvery });
-  if (typeof overrides === "string") return refuse(`${store.file("run.json")}: ${overrides}`, dir);
 
-  let backendName = "";
-  let info: RunInfo | undefined;
-  let resources: { ctx?: TrainContext; optimizer?: AdamW; reference?: Transformer | null } = {};
-  const release = (): void => {
-    resources.reference?.dispose();
-    resources.optimizer?.dispose();
-    resources.ctx?.model.dispose();
-    resources = {};
-  };
-  // every failure from here on leaves run.json "failed" with the message
-  const fail = (err: unknown): RunResult => {
-    // STEPWISE_DEBUG=1 shows where an unexpected error came from (the message alone is the user's view)
-    if (process.env.STEPWISE_DEBUG && err instanceof Error && !(err instanceof NonFiniteError)) process.stderr.write(`${err.stack}\n`);
-    release();
-    const last = store.file("checkpoints", "last");
-    const checkpoint = fs.existsSync(path.join(last, "state.json")) ? last : undefined;
-    let message = err instanceof Error ? err.message : String(err);
-    // NonFiniteError says the last good checkpoint is kept: say which, or that there is none
-    message = message.replace("(the last good checkpoint is kept)", checkpoint ? `(the last good checkpoint is kept: ${checkpoint})` : "(no checkpoint had been written yet)");
-    try {
-      const base = info ?? recorded;
-      if (base) store.setInfo({ ...base, status: "failed", message });
-    } catch {
-      /* the disk may be full: the message still reaches the caller */
-    }
-    emit({ type: "failed", message, checkpoint });
-    return failedResult(dir, message, backendName);
-  };
+  get stageCount(): number {
+    return this.plan.train.length;
+  }
 
-  try {
-    const backend = await initBackend({ backend: overrides.backend ?? plan.backend });
-    backendName = backend.name;
-    if (opts.overwrite && !opts.resume) removeRunFiles(dir);
+  /** Phase prepare: the backend, the directory made ready, the position to resume from, run.json. */
+  async prepare(): Promise<void> {
+    const { store, opts, plan, recorded } = this;
+    const backend = await initBackend({ backend: this.overrides.backend ?? plan.backend });
+    this.backendName = backend.name;
+    if (opts.overwrite && !opts.resume) removeRunFiles(store.dir);
     store.init();
-    const repaired = recoverCheckpoints(store.file("checkpoints"));
-    for (const r of repaired) emit({ type: "warning", message: `${store.file("checkpoints")}: ${r}` });
+    for (const r of recoverCheckpoints(store.file("checkpoints"))) this.emit({ type: "warning", message: `${store.file("checkpoints")}: ${r}` });
     const lastState = path.join("checkpoints", "last", "state.json");
     const resuming = Boolean(opts.resume) && store.exists(lastState);
     if (opts.resume && !resuming) {
       // killed before the first checkpoint: start over in the same directory, as the uninterrupted run did
-      removeRunFiles(dir);
+      removeRunFiles(store.dir);
       store.init();
     }
     if (opts.specText !== undefined) store.writeText("spec.sw", opts.specText);
@@ -187,162 +192,225 @@ export async function runPlan(planIn: ExperimentPlan, opts: RunOptions = {}): Pr
     if (state && !(Number.isInteger(state.stageIndex) && Number.isInteger(state.done) && state.stageIndex >= 0 && state.stageIndex <= plan.train.length)) {
       throw new Error(`${store.file(lastState)}: no valid position (stageIndex ${JSON.stringify(state.stageIndex)}, done ${JSON.stringify(state.done)})`);
     }
-    const t0 = Date.now() - (state?.elapsed ?? 0) * 1000;
-    const specDirNow = recorded?.specDir ?? (opts.specFile ? path.dirname(path.resolve(opts.specFile)) : process.cwd());
-    info = { name: plan.name, backend: backend.name, started: recorded?.started ?? new Date().toISOString(), seed: plan.seed, status: "running", options: overrides, specDir: specDirNow };
-    store.setInfo(info);
-
+    this.resumedFrom = state;
+    this.t0 = Date.now() - (state?.elapsed ?? 0) * 1000;
     // relative paths of the spec (model load, task jsonl) resolve where the run was started, also on a resume from the run's spec.sw
-    const specDir = specDirNow;
-    const built: Built = await buildFromPlan(plan, specDir);
-    for (const w of built.warnings ?? []) emit({ type: "warning", message: w });
+    const specDir = recorded?.specDir ?? (opts.specFile ? path.dirname(path.resolve(opts.specFile)) : process.cwd());
+    this.info = { name: plan.name, backend: backend.name, started: recorded?.started ?? new Date().toISOString(), seed: plan.seed, status: "running", options: this.overrides, specDir };
+    store.setInfo(this.info);
+  }
+
+  /** Phase build: tokenizer, task, model, the stages and an optimizer; on a resume, restored from checkpoints/last. */
+  async build(): Promise<void> {
+    const { plan } = this;
+    const built = await buildFromPlan(plan, this.info!.specDir);
+    for (const w of built.warnings ?? []) this.emit({ type: "warning", message: w });
     const ctx: TrainContext = { model: built.model, tokenizer: built.tokenizer, task: built.task, segmentation: plan.steps };
-    resources.ctx = ctx;
     const firstProblems = sftProblemOffsets(plan.train);
-    const stages: Stage[] = plan.train.map((p, i) => createStage(p, i, overrides.iterations, firstProblems[i]));
-    let optimizer = new AdamW(ctx.model.params);
-    resources.optimizer = optimizer;
-    let position: RunPosition = { stageIndex: 0, done: 0 };
-    const evals: MetricsRow[] = [];
-    const heldOut = ctx.task.heldOut(plan.eval.prompts);
-    const time = (): number => (Date.now() - t0) / 1000;
-    const every = overrides.checkpointEvery ?? 5;
+    const stages = plan.train.map((p, i) => createStage(p, i, this.overrides.iterations, firstProblems[i]));
+    this.training = { ctx, optimizer: new AdamW(ctx.model.params), reference: null, stages, heldOut: ctx.task.heldOut(plan.eval.prompts), origin: built.origin };
+    if (this.resumedFrom) await this.restore(this.resumedFrom);
+  }
 
-    const checkpoint = async (tag: string): Promise<string> => {
-      const target = store.file("checkpoints", tag);
-      const st: CheckpointState = { stageIndex: position.stageIndex, done: position.done, elapsed: time(), plan: plan.name };
-      await saveCheckpoint(target, { model: ctx.model, tokenizer: ctx.tokenizer, optimizer, state: st });
-      emit({ type: "checkpoint", path: target });
-      return target;
-    };
-
-    // resume: weights, optimizer moments and position from checkpoints/last
-    if (state) {
-      const ck = await loadCheckpoint(store.file("checkpoints", "last"));
-      ctx.model.dispose();
-      ctx.model = ck.model;
-      optimizer.dispose();
-      optimizer = new AdamW(ctx.model.params, { weightDecay: stages[state.stageIndex]?.weightDecay ?? 0 });
-      resources.optimizer = optimizer;
-      if (ck.optimizerState) {
-        optimizer.setState(ck.optimizerState);
-        disposeState(ck.optimizerState);
-      }
-      position = { stageIndex: state.stageIndex, done: state.done };
-      store.truncateTo(position);
-      for (const row of store.readMetrics()) if (row.stage === "eval") evals.push(row);
+  /** A resume: weights, optimizer moments and position from checkpoints/last; the rows after it dropped. */
+  private async restore(state: CheckpointState): Promise<void> {
+    const t = this.trained();
+    const ck = await loadCheckpoint(this.store.file("checkpoints", "last"));
+    t.ctx.model.dispose();
+    t.ctx.model = ck.model;
+    this.replaceOptimizer(t.stages[state.stageIndex]?.weightDecay ?? 0);
+    if (ck.optimizerState) {
+      t.optimizer.setState(ck.optimizerState);
+      disposeState(ck.optimizerState);
     }
+    this.position = { stageIndex: state.stageIndex, done: state.done };
+    this.store.truncateTo(this.position);
+    for (const row of this.store.readMetrics()) if (row.stage === "eval") this.evals.push(row);
+  }
 
-    const runEval = async (after: string, stageIndex: number, done: number): Promise<void> => {
-      emit({ type: "stage", stage: `eval after ${after}`, total: heldOut.length });
-      const r = await evaluate(ctx, heldOut, { maxTokens: plan.eval.maxTokens, temperature: plan.eval.temperature, samples: plan.eval.samples, seed: plan.seed });
-      const row: MetricsRow = {
-        stage: "eval",
-        stage_index: stageIndex,
-        iteration: done,
-        after,
-        time: time(),
-        accuracy: r.accuracy,
-        mean_tokens: r.mean_tokens,
-        mean_steps: r.mean_steps,
-        redundant_step_frac: r.redundant_step_frac ?? undefined,
-        greedy_accuracy: r.greedy_accuracy,
-        decoding: (plan.eval.temperature ?? 0) > 0 ? `sampled T=${plan.eval.temperature} x${plan.eval.samples ?? 1}` : "greedy",
-      };
-      store.appendMetrics(row);
-      evals.push(row);
-      emit({ type: "eval", row, samples: r.samples });
-    };
+  /** The evaluation before any training (a resumed run has it already). */
+  async evaluateStart(): Promise<void> {
+    if (this.resumedFrom) return;
+    const fresh = this.plan.train[0]?.kind === "sft" && this.trained().origin === "fresh";
+    await this.evaluate(fresh ? "init" : "start", 0, 0);
+  }
 
-    if (!state) await runEval(plan.train[0]?.kind === "sft" && built.origin === "fresh" ? "init" : "start", 0, 0);
-    for (let si = position.stageIndex; si < stages.length; si++) {
-      const stage = stages[si]!;
-      const total = stage.total;
-      // a fresh optimizer per stage (its own learning rate and moments), unless resuming mid-stage
-      if (position.done === 0) {
-        optimizer.dispose();
-        optimizer = new AdamW(ctx.model.params, { weightDecay: stage.weightDecay });
-        resources.optimizer = optimizer;
-      }
-      // the frozen reference: the model as the stage began, saved then, reloaded on a resume
-      resources.reference?.dispose();
-      resources.reference = null;
-      if (stage.usesReference) {
-        const refDir = store.file("checkpoints", `ref-${si}`);
-        if (position.done === 0) {
-          resources.reference = ctx.model.clone(false);
-          await saveCheckpoint(refDir, { model: resources.reference, tokenizer: ctx.tokenizer });
-        } else {
-          if (!fs.existsSync(path.join(refDir, "state.json"))) throw new Error(`${refDir}: missing, but stage ${si} (${stage.label}) resumes at step ${position.done} against the reference saved when it began`);
-          resources.reference = (await loadCheckpoint(refDir, { trainable: false, forTraining: false })).model;
-        }
-      }
-      emit({ type: "stage", stage: stage.label, total });
-      if (total === 0) {
-        await checkpoint(`${stage.label}-${si}`);
-        await runEval(stage.label, si, 0);
-      }
-      for (let step = position.done; step < total; step++) {
-        const lr = stage.lr(step);
-        opts.beforeIteration?.(stage.label, step, ctx);
-        const res = await stage.run({ ctx, plan, optimizer, reference: resources.reference, store, seed: stepSeed(plan.seed, si, step), lr }, step);
-        const row: MetricsRow = { ...res.row, stage_index: si, time: time() };
-        const steps = res.steps?.map((r) => ({ ...r, stage_index: si }));
-        if (steps) store.appendSteps(steps);
-        store.appendMetrics(row);
-        const done = step + 1;
-        emit({ type: "iteration", row, steps });
-        emit({ type: "progress", stage: stage.label, done, total, metrics: numeric(row) });
-        // the unit of work ends with its evaluation: the stage's own after its last step
-        const finished = done === total;
-        if (finished) await checkpoint(`${stage.label}-${si}`);
-        const evalLabel = finished ? stage.label : stage.evalAfter(done);
-        if (evalLabel) await runEval(evalLabel, si, done);
-        position = finished ? { stageIndex: si + 1, done: 0 } : { stageIndex: si, done };
-        await new Promise((r) => setImmediate(r));
-        if (signal.aborted) {
-          const ck = await checkpoint("last");
-          release();
-          store.setInfo({ ...info, status: "interrupted", message: `interrupted at ${stage.label} ${done}/${total}` });
-          emit({ type: "interrupted", checkpoint: ck });
-          return { dir, status: "interrupted", message: `interrupted at ${stage.label} ${done}/${total}; resume with --resume`, evals, backend: backend.name };
-        }
-        if (finished || stage.checkpointAfter(done, every)) await checkpoint("last");
-      }
-      if (total === 0) {
-        position = { stageIndex: si + 1, done: 0 };
-        await checkpoint("last");
-      }
+  /** Phase stages, one stage: its optimizer and reference, then its steps from the position on. Returns the result when interrupted. */
+  async runStage(si: number): Promise<RunResult | null> {
+    const t = this.trained();
+    const stage = t.stages[si]!;
+    await this.beginStage(stage, si);
+    this.emit({ type: "stage", stage: stage.label, total: stage.total });
+    if (stage.total === 0) {
+      await this.checkpoint(`${stage.label}-${si}`);
+      await this.evaluate(stage.label, si, 0);
+      this.position = { stageIndex: si + 1, done: 0 };
+      await this.checkpoint("last");
+      return null;
     }
-    await checkpoint("final");
-    release();
-    store.setInfo({ ...info, status: "finished" });
-    emit({ type: "finished", summary: summarise(evals) });
-    return { dir, status: "finished", evals, backend: backend.name };
-  } catch (err) {
-    return fail(err);
+    for (let step = this.position.done; step < stage.total; step++) {
+      const done = await this.runStep(stage, si, step);
+      await new Promise((r) => setImmediate(r));
+      if (this.signal.aborted) return this.interrupt(`${stage.label} ${done}/${stage.total}`);
+      if (done === stage.total || stage.checkpointAfter(done, this.overrides.checkpointEvery ?? 5)) await this.checkpoint("last");
+    }
+    return null;
+  }
+
+  /**
+   * A stage's start: a fresh optimizer (its own learning rate and moments) unless resuming
+   * mid-stage; the frozen reference, the model as the stage began, saved then, reloaded on a resume.
+   */
+  private async beginStage(stage: Stage, si: number): Promise<void> {
+    const t = this.trained();
+    const resumingMidStage = this.position.done > 0;
+    if (!resumingMidStage) this.replaceOptimizer(stage.weightDecay);
+    t.reference?.dispose();
+    t.reference = null;
+    if (!stage.usesReference) return;
+    const refDir = this.store.file("checkpoints", `ref-${si}`);
+    if (!resumingMidStage) {
+      t.reference = t.ctx.model.clone(false);
+      await saveCheckpoint(refDir, { model: t.reference, tokenizer: t.ctx.tokenizer });
+    } else {
+      if (!fs.existsSync(path.join(refDir, "state.json"))) throw new Error(`${refDir}: missing, but stage ${si} (${stage.label}) resumes at step ${this.position.done} against the reference saved when it began`);
+      t.reference = (await loadCheckpoint(refDir, { trainable: false, forTraining: false })).model;
+    }
+  }
+
+  /**
+   * One unit of work: the step, its rows, and its evaluation (the stage's own after its last
+   * step); the stage's checkpoint after its last. Moves the position on; returns the steps done.
+   */
+  private async runStep(stage: Stage, si: number, step: number): Promise<number> {
+    const t = this.trained();
+    const { plan, store } = this;
+    this.opts.beforeIteration?.(stage.label, step, t.ctx);
+    const res = await stage.run({ ctx: t.ctx, plan, optimizer: t.optimizer, reference: t.reference, store, seed: stepSeed(plan.seed, si, step), lr: stage.lr(step) }, step);
+    const row: MetricsRow = { ...res.row, stage_index: si, time: this.time() };
+    const steps = res.steps?.map((r) => ({ ...r, stage_index: si }));
+    if (steps) store.appendSteps(steps);
+    store.appendMetrics(row);
+    const done = step + 1;
+    this.emit({ type: "iteration", row, steps });
+    this.emit({ type: "progress", stage: stage.label, done, total: stage.total, metrics: numeric(row) });
+    const finished = done === stage.total;
+    if (finished) await this.checkpoint(`${stage.label}-${si}`);
+    const evalLabel = finished ? stage.label : stage.evalAfter(done);
+    if (evalLabel) await this.evaluate(evalLabel, si, done);
+    this.position = finished ? { stageIndex: si + 1, done: 0 } : { stageIndex: si, done };
+    return done;
+  }
+
+  /** An abort: a checkpoint at the position reached, run.json "interrupted". */
+  private async interrupt(where: string): Promise<RunResult> {
+    const ck = await this.checkpoint("last");
+    this.release();
+    this.store.setInfo({ ...this.info!, status: "interrupted", message: `interrupted at ${where}` });
+    this.emit({ type: "interrupted", checkpoint: ck });
+    return { dir: this.store.dir, status: "interrupted", message: `interrupted at ${where}; resume with --resume`, evals: this.evals, backend: this.backendName };
+  }
+
+  /** Phase finish: the final checkpoint, run.json "finished", the before/after summary. */
+  async finish(): Promise<RunResult> {
+    await this.checkpoint("final");
+    this.release();
+    this.store.setInfo({ ...this.info!, status: "finished" });
+    this.emit({ type: "finished", summary: summarise(this.evals) });
+    return { dir: this.store.dir, status: "finished", evals: this.evals, backend: this.backendName };
+  }
+
+  /** Every failure after the run opened leaves run.json "failed" with the message. */
+  fail(err: unknown): RunResult {
+    // STEPWISE_DEBUG=1 shows where an unexpected error came from (the message alone is the user's view)
+    if (process.env.STEPWISE_DEBUG && err instanceof Error && !(err instanceof NonFiniteError)) process.stderr.write(`${err.stack}\n`);
+    this.release();
+    const last = this.store.file("checkpoints", "last");
+    const checkpoint = fs.existsSync(path.join(last, "state.json")) ? last : undefined;
+    let message = err instanceof Error ? err.message : String(err);
+    // NonFiniteError says the last good checkpoint is kept: say which, or that there is none
+    message = message.replace("(the last good checkpoint is kept)", checkpoint ? `(the last good checkpoint is kept: ${checkpoint})` : "(no checkpoint had been written yet)");
+    try {
+      const base = this.info ?? this.recorded;
+      if (base) this.store.setInfo({ ...base, status: "failed", message });
+    } catch {
+      /* the disk may be full: the message still reaches the caller */
+    }
+    this.emit({ type: "failed", message, checkpoint });
+    return failedResult(this.store.dir, message, this.backendName);
+  }
+
+  /** A held-out evaluation, as a row of metrics.jsonl and an event. */
+  private async evaluate(after: string, stageIndex: number, done: number): Promise<void> {
+    const t = this.trained();
+    const { plan } = this;
+    this.emit({ type: "stage", stage: `eval after ${after}`, total: t.heldOut.length });
+    const r = await evaluate(t.ctx, t.heldOut, { maxTokens: plan.eval.maxTokens, temperature: plan.eval.temperature, samples: plan.eval.samples, seed: plan.seed });
+    const row: MetricsRow = {
+      stage: "eval",
+      stage_index: stageIndex,
+      iteration: done,
+      after,
+      time: this.time(),
+      accuracy: r.accuracy,
+      mean_tokens: r.mean_tokens,
+      mean_steps: r.mean_steps,
+      redundant_step_frac: r.redundant_step_frac ?? undefined,
+      greedy_accuracy: r.greedy_accuracy,
+      decoding: (plan.eval.temperature ?? 0) > 0 ? `sampled T=${plan.eval.temperature} x${plan.eval.samples ?? 1}` : "greedy",
+    };
+    this.store.appendMetrics(row);
+    this.evals.push(row);
+    this.emit({ type: "eval", row, samples: r.samples });
+  }
+
+  /** Saves model, tokenizer, optimizer and the position under checkpoints/<tag>. */
+  private async checkpoint(tag: string): Promise<string> {
+    const t = this.trained();
+    const target = this.store.file("checkpoints", tag);
+    const state: CheckpointState = { stageIndex: this.position.stageIndex, done: this.position.done, elapsed: this.time(), plan: this.plan.name };
+    await saveCheckpoint(target, { model: t.ctx.model, tokenizer: t.ctx.tokenizer, optimizer: t.optimizer, state });
+    this.emit({ type: "checkpoint", path: target });
+    return target;
+  }
+
+  private replaceOptimizer(weightDecay: number): void {
+    const t = this.trained();
+    t.optimizer.dispose();
+    t.optimizer = new AdamW(t.ctx.model.params, { weightDecay });
+  }
+
+  private trained(): Training {
+    if (!this.training) throw new Error("internal: the run's model is used before the build phase");
+    return this.training;
+  }
+
+  private time(): number {
+    return (Date.now() - this.t0) / 1000;
+  }
+
+  /** Frees the reference, the optimizer and the model (once; every way out of the run calls it). */
+  private release(): void {
+    const t = this.training;
+    this.training = undefined;
+    t?.reference?.dispose();
+    t?.optimizer.dispose();
+    t?.ctx.model.dispose();
   }
 }
 
-/**
- * The overrides of this invocation over the ones the run recorded: a resume reuses what the run
- * was started with; a different value given again is refused (the run would not be the same run).
- */
-function mergeOverrides(recorded: RunOverrides | undefined, given: RunOverrides): RunOverrides | string {
-  const out: RunOverrides = { ...(recorded ?? {}) };
-  for (const [k, v] of Object.entries(given) as [keyof RunOverrides, RunOverrides[keyof RunOverrides]][]) {
-    if (v === undefined) continue;
-    const before = recorded?.[k];
-    if (recorded && before !== v) {
-      const flag = k === "checkpointEvery" ? "checkpointEvery" : `--${k}`;
-      return before === undefined
-        ? `this run was started without ${flag}; resume it without ${flag} ${v} (or start a new run)`
-        : `this run was started with ${flag} ${before}; resume it with the same (or without ${flag})`;
+/** A listener's failure never stops the run. */
+function safeEmitter(onEvent: ((e: RunEvent) => void) | undefined): (e: RunEvent) => void {
+  return (e) => {
+    try {
+      onEvent?.(e);
+    } catch {
+      /* a listener's failure never stops the run */
     }
-    (out as Record<string, unknown>)[k] = v;
-  }
-  return out;
+  };
 }
+
+const failedResult = (dir: string, message: string, backend = ""): RunResult => ({ dir, status: "failed", message, evals: [], backend });
 
 function numeric(row: MetricsRow): Record<string, number> {
   const out: Record<string, number> = {};
