@@ -54,6 +54,13 @@ interface JupyterError {
   traceback: string[];
 }
 
+/** The message of a runner's result that says "failed", else undefined. */
+function runFailure(result: unknown): string | undefined {
+  if (typeof result !== "object" || result === null || (result as { status?: unknown }).status !== "failed") return undefined;
+  const message = (result as { message?: unknown }).message;
+  return typeof message === "string" ? message : "the run failed";
+}
+
 class CellError extends Error {
   constructor(readonly jupyter: JupyterError) {
     super(jupyter.evalue);
@@ -230,6 +237,9 @@ export class StepwiseKernel implements KernelHandler {
       const first = await Promise.race([running, aborted]);
       if (first !== "aborted") {
         await this.exec.bind(cmd.runVar, first, "any");
+        // a run that failed or was refused (another process writes its directory) is the cell's error
+        const failed = runFailure(first);
+        if (failed !== undefined) throw new CellError({ ename: "RunFailed", evalue: failed, traceback: [`RunFailed: ${failed}`] });
         return;
       }
       // Interrupted: the runner stops at its next safe point and writes its checkpoint; give it

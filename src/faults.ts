@@ -5,6 +5,8 @@
  *
  *   STEPWISE_FAULT="POINT:N"          the process SIGKILLs itself the Nth time it reaches POINT
  *   STEPWISE_FAULT="POINT:N:enospc"   the Nth write at POINT fails with ENOSPC instead
+ *   STEPWISE_FAULT="POINT:N:stop"     the process stops itself (SIGSTOP) there, alive and holding
+ *                                     its run's lock, until a SIGCONT (test/run/run-lock.test.ts)
  *   several faults: comma-separated
  *
  * Points: "sft-step" (an SFT update done, before its row), "sample" (a decoding step of the
@@ -16,7 +18,7 @@
 
 interface Fault {
   at: number;
-  enospc: boolean;
+  kind: "kill" | "enospc" | "stop";
 }
 
 let faults: Map<string, Fault> | null = null;
@@ -29,14 +31,15 @@ function parse(spec: string | undefined): Map<string, Fault> {
     if (!point) continue;
     const at = Number(n ?? "1");
     if (!Number.isInteger(at) || at < 1) throw new Error(`STEPWISE_FAULT: "${part}" needs POINT:N with N a whole number ≥ 1`);
-    out.set(point, { at, enospc: kind === "enospc" });
+    if (kind !== undefined && kind !== "enospc" && kind !== "stop") throw new Error(`STEPWISE_FAULT: "${part}": the kind after N is enospc or stop`);
+    out.set(point, { at, kind: kind ?? "kill" });
   }
   return out;
 }
 
 /**
- * Marks an instrumented point. Dies (SIGKILL, nothing flushed or cleaned) or, for an enospc
- * fault, throws the error a full disk gives, naming `file`.
+ * Marks an instrumented point. Dies (SIGKILL, nothing flushed or cleaned), for an enospc fault
+ * throws the error a full disk gives, naming `file`, for a stop fault stops (SIGSTOP) until continued.
  */
 export function faultPoint(point: string, file?: string): void {
   faults ??= parse(process.env.STEPWISE_FAULT);
@@ -46,7 +49,11 @@ export function faultPoint(point: string, file?: string): void {
   const n = (hits.get(point) ?? 0) + 1;
   hits.set(point, n);
   if (n !== f.at) return;
-  if (f.enospc) {
+  if (f.kind === "stop") {
+    process.kill(process.pid, "SIGSTOP");
+    return;
+  }
+  if (f.kind === "enospc") {
     const e = new Error(`ENOSPC: no space left on device, write '${file ?? point}'`) as NodeJS.ErrnoException;
     e.code = "ENOSPC";
     e.path = file;

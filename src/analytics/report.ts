@@ -3,10 +3,11 @@
  * summary; no scripts, no external URLs), readable offline and attachable anywhere.
  * `stepwise report RUN_DIR` writes it next to the run's files.
  */
-import { writeFile } from "node:fs/promises";
+import { rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ColumnTable } from "arquero";
 import { escapeHtml } from "../display/bundles.js";
+import { lockDir } from "../run/run-lock.js";
 import { stepLabelAuc } from "./auc.js";
 import {
   type ChartSpec,
@@ -159,12 +160,26 @@ ${tables.join("\n")}
 }
 
 /**
- * Writes `report.html` into a run directory and returns its path.
+ * Writes `report.html` into a run directory and returns its path. Reading the run needs no lock;
+ * the write does (src/run/run-lock.ts): a run that a live process is writing is refused (throws,
+ * naming it) with nothing written, and the file is swapped into place whole.
  * @example const path = await writeReport("runs/spro-arith"); // "runs/spro-arith/report.html"
  */
 export async function writeReport(runDir: string, options: ReportOptions = {}): Promise<string> {
   const run = await loadRun(runDir);
+  const html = await renderReport(run, options);
   const path = join(runDir, "report.html");
-  await writeFile(path, await renderReport(run, options));
+  const lock = lockDir(runDir);
+  if (lock.tookOver) process.stderr.write(`warning: ${lock.tookOver}\n`);
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    await writeFile(tmp, html);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  } finally {
+    lock.release();
+  }
   return path;
 }

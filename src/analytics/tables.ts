@@ -184,8 +184,11 @@ export class Run implements RunTables {
 /**
  * Reads a run directory into tables. run.json and metrics.jsonl are required; plan.json,
  * steps.jsonl and rollouts/ are optional (empty tables when absent). A missing or corrupt file
- * throws a RunDirError naming the file and line. While a run is still writing
- * (run.json status "running"), an unfinished last line of a JSONL file is skipped.
+ * throws a RunDirError naming the file and line. Reading never needs the run's lock: an
+ * unfinished last line of a JSONL file (every row the store appends ends with its newline; one
+ * still being appended, or torn by a kill or a full disk) is skipped, and while the run is still
+ * writing (run.json status "running") so are the step records of an iteration whose metrics row
+ * is not written yet (the runner appends an iteration's steps, then its row).
  * @example
  *   const run = await loadRun("runs/spro-arith");
  *   run.metrics.filter((d) => d.stage === "rl").select("iteration", "entropy").print();
@@ -199,15 +202,22 @@ export async function loadRun(dir: string, options: LoadOptions = {}): Promise<R
 
   const metricsFile = join(dir, "metrics.jsonl");
   if (!existsSync(metricsFile)) throw new RunDirError(metricsFile, "missing (every run writes metrics.jsonl)");
-  const metricRows = await readJsonl<MetricsRow>(metricsFile, live, checkMetricsRow);
+  const metricRows = await readJsonl<MetricsRow>(metricsFile, checkMetricsRow);
   const metrics = metricsTable(metricRows);
 
   const stepsFile = join(dir, "steps.jsonl");
-  const stepRecords = existsSync(stepsFile) ? await readJsonl<StepRecord>(stepsFile, live, checkStepRecord) : [];
+  const allSteps = existsSync(stepsFile) ? await readJsonl<StepRecord>(stepsFile, checkStepRecord) : [];
+  const stepRecords = live ? withTheirRows(allSteps, metricRows) : allSteps;
   const steps = stepsTable(stepRecords);
 
   const rollouts = options.rollouts === false ? emptyTable(ROLLOUT_COLUMNS) : await rolloutsTable(join(dir, "rollouts"), live);
   return new Run(dir, info!, plan, metrics, rollouts, steps);
+}
+
+/** The step records whose iteration's metrics row is written (records without stage_index are all kept). */
+function withTheirRows(steps: StepRecord[], rows: MetricsRow[]): StepRecord[] {
+  const written = new Set(rows.filter((r) => r.stage !== "eval").map((r) => `${r.stage_index}/${r.iteration}`));
+  return steps.filter((s) => typeof s.stage_index !== "number" || written.has(`${s.stage_index}/${s.iteration}`));
 }
 
 /** The steps table of a list of StepRecords (probes flattened to `probe_NAME` columns). */
@@ -288,7 +298,7 @@ async function readJson<T>(path: string, required: boolean): Promise<T | null> {
   }
 }
 
-async function readJsonl<T>(path: string, live: boolean, check: (row: unknown) => string | null): Promise<T[]> {
+async function readJsonl<T>(path: string, check: (row: unknown) => string | null): Promise<T[]> {
   const text = await readFile(path, "utf8");
   const lines = text.split("\n");
   const rows: T[] = [];
@@ -300,7 +310,7 @@ async function readJsonl<T>(path: string, live: boolean, check: (row: unknown) =
     try {
       row = JSON.parse(line);
     } catch (e) {
-      if (live && unfinished) break;
+      if (unfinished) break; // a row still being appended, or torn: not a row yet
       throw new RunDirError(path, `not valid JSON (${(e as Error).message})`, i + 1);
     }
     const problem = check(row);

@@ -31,6 +31,7 @@ import { loadRun } from "../analytics/tables.js";
 import type { RunResult } from "../run/runner.js";
 import type { RunEvent, RunInfo } from "../run/types.js";
 import { METRIC } from "../run/types.js";
+import { lockDir, type DirLock } from "../run/run-lock.js";
 import { runJobRequest, type JobRequest } from "./compare-job.js";
 import type { WorkerMessage } from "./compare-worker.js";
 import { ProgressBar } from "./progress.js";
@@ -94,7 +95,24 @@ export async function compareCommand(specs: string[], opts: CompareOptions): Pro
   }
   const name = opts.name ?? defaultName(methods);
   const root = path.resolve(opts.out ?? "runs", `compare-${name}`);
-  fs.mkdirSync(root, { recursive: true });
+  // one comparison at a time in a folder (src/run/run-lock.ts); each run also locks its own directory
+  let lock: DirLock;
+  try {
+    lock = lockDir(root);
+  } catch (e) {
+    process.stderr.write(`stepwise compare: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (lock.tookOver) process.stderr.write(`warning: ${lock.tookOver}\n`);
+  try {
+    return await compareIn(root, name, methods, baseline, specs, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+/** The comparison in its folder `root`, which this process owns. */
+async function compareIn(root: string, name: string, methods: Method[], baseline: string, specs: string[], opts: CompareOptions): Promise<number> {
   const shared = methods.every((m) => warmKey(m.plan) === warmKey(methods[0]!.plan)) && warmupStages(methods[0]!.plan).length > 0;
 
   const seeds = Array.from({ length: Math.max(1, opts.seeds) }, (_, s) => methods[0]!.plan.seed + s);
@@ -106,7 +124,10 @@ export async function compareCommand(specs: string[], opts: CompareOptions): Pro
   const onSigint = (): void => controller.abort();
   process.on("SIGINT", onSigint);
   const listen = (label: string) => (e: RunEvent) => {
-    if (e.type === "iteration") {
+    if (e.type === "warning") {
+      bar.done();
+      process.stderr.write(`warning: ${label}: ${e.message}\n`);
+    } else if (e.type === "iteration") {
       done++;
       bar.update(done, { run: label, acc: e.row[METRIC.accuracy] as number | undefined, tokens: e.row[METRIC.meanTokens] as number | undefined });
     }
@@ -274,6 +295,7 @@ function forkedRunner(jobs: number, signal: AbortSignal): JobRunner {
       child.on("message", (raw) => {
         const m = raw as WorkerMessage;
         if (m.type === "iteration") onEvent({ type: "iteration", row: m.row });
+        else if (m.type === "warning") onEvent({ type: "warning", message: m.message });
         else result = { ...m.result, evals: [] };
       });
       // Ctrl-C reaches the children with this process; an abort from elsewhere is passed on

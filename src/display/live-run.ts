@@ -53,6 +53,8 @@ export class LiveRunView {
   private note = "";
   private metrics: Record<string, number | string> = {};
   private status = "running";
+  /** warning events (a checkpoint repaired, a dead owner's lock taken over), one line each */
+  private readonly warnings: string[] = [];
   private readonly rows: MetricsRow[] = [];
   private readonly steps: StepRecord[] = [];
   private chartsHtml = "";
@@ -114,6 +116,9 @@ export class LiveRunView {
         break;
       case "failed":
         this.status = `failed: ${e.message}`;
+        break;
+      case "warning":
+        this.warnings.push(e.message);
         break;
     }
     this.progress.push(undefined);
@@ -193,9 +198,10 @@ export class LiveRunView {
     const textBar = `[${"#".repeat(Math.round(frac * width)).padEnd(width, ".")}]`;
     const charts = this.chartTitles.length ? `\n[charts: ${this.chartTitles.join("; ")}]` : "";
     const terms = this.termsLine();
+    const warnings = this.warnings.map((w) => `warning: ${w}`);
     return {
-      "text/html": `<div><b>${escapeHtml(head)}</b><br>${bar}${terms ? `<div>${escapeHtml(terms)}</div>` : ""}${table["text/html"] as string}${this.chartsHtml}</div>`,
-      "text/plain": `${head}\n${textBar}\n${terms ? `${terms}\n` : ""}${table["text/plain"] as string}${charts}`,
+      "text/html": `<div><b>${escapeHtml(head)}</b><br>${bar}${warnings.map((w) => `<div>${escapeHtml(w)}</div>`).join("")}${terms ? `<div>${escapeHtml(terms)}</div>` : ""}${table["text/html"] as string}${this.chartsHtml}</div>`,
+      "text/plain": `${head}\n${textBar}\n${warnings.map((w) => `${w}\n`).join("")}${terms ? `${terms}\n` : ""}${table["text/plain"] as string}${charts}`,
     };
   }
 

@@ -16,6 +16,7 @@
  *   finish    the final checkpoint, run.json "finished"
  *
  * Safety (docs/runs.md):
+ *  - one writer: the run directory has one owner at a time (runPlan, src/run/run-lock.ts);
  *  - confinement: the run directory is <out>/<name> with the name one path segment; a fresh run
  *    refuses a directory holding a run unless `overwrite`, and then deletes only a run's files;
  *  - resume from any point: a checkpoint "last" is written after a whole unit of work (a step, its
@@ -31,6 +32,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ExperimentPlan } from "../../dsl/plan.js";
+import { experimentNameProblem } from "../../dsl/experiment-name.js";
 import { initBackend } from "../backend/index.js";
 import { loadCheckpoint, recoverCheckpoints, saveCheckpoint } from "../model/checkpoint.js";
 import type { Transformer } from "../model/transformer.js";
@@ -42,7 +44,8 @@ import { NonFiniteError } from "../train/update.js";
 import { currentAbortSignal } from "./interrupt.js";
 import { buildFromPlan } from "./build.js";
 import { openRun, type OpenOptions, type OpenedRun } from "./open-run.js";
-import { removeRunFiles } from "./run-dir.js";
+import { removeRunFiles, runDirFor } from "./run-dir.js";
+import { lockDir, type DirLock } from "./run-lock.js";
 import type { Stage } from "./stage.js";
 import { createStage, sftProblemOffsets } from "./stages/index.js";
 import type { RunPosition, RunStore } from "./store.js";
@@ -91,7 +94,36 @@ export function stepSeed(seed: number, stageIndex: number, step: number): number
   return h;
 }
 
+/**
+ * Runs a plan in its run directory as the directory's one owner (src/run/run-lock.ts): the lock
+ * is taken before anything is read or written there (so before `overwrite` deletes anything) and
+ * released when the run returns, however it ends; a directory that another live process writes
+ * is refused, naming that process, with nothing written. Every entry point (the CLI, compare and
+ * its workers, `sw.run`, `%%stepwise run`) comes through here.
+ */
 export async function runPlan(plan: ExperimentPlan, opts: RunOptions = {}): Promise<RunResult> {
+  // a name that is not one path segment, or a resume of nothing: openRun refuses it, writing nothing
+  const dir = opts.dir ?? (experimentNameProblem(plan.name) ? undefined : runDirFor(opts.out ?? "runs", plan.name));
+  if (dir === undefined || (opts.resume && !fs.existsSync(dir))) return runOwned(plan, opts);
+  const emit = safeEmitter(opts.onEvent);
+  let lock: DirLock;
+  try {
+    lock = lockDir(dir);
+  } catch (e) {
+    const message = (e as Error).message;
+    emit({ type: "failed", message });
+    return failedResult(path.resolve(dir), message);
+  }
+  if (lock.tookOver) emit({ type: "warning", message: lock.tookOver });
+  try {
+    return await runOwned(plan, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+/** The run's phases, its directory owned by this process (runPlan). */
+async function runOwned(plan: ExperimentPlan, opts: RunOptions): Promise<RunResult> {
   const emit = safeEmitter(opts.onEvent);
   const opened = openRun(plan, opts);
   if ("refused" in opened) {
