@@ -536,6 +536,27 @@ class RealRunnerTests(unittest.TestCase):
         self.assertEqual([r["after"] for r in rows if r["stage"] == "eval"], ["init", "sft"])
 
 
+    def test_run_refused_by_the_runs_owner(self):
+        """A %%stepwise run cell whose run directory another live process owns: an error in the
+        cell naming that process's pid, nothing written, and the kernel goes on."""
+        run_dir = os.path.join(self.cwd, "runs", "owned-elsewhere")
+        holder = subprocess.Popen(["node", "--import", "tsx", os.path.join(REPO, "test", "run", "fixtures", "hold-lock.ts"), run_dir],
+                                  cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(holder.stdout.readline().strip(), f"locked {holder.pid}")
+            cell = TINY_RUN.replace('"interrupt-me"', '"owned-elsewhere"')
+            reply, out = run_cell(self.kc, cell, timeout=120)
+            self.assertEqual(reply["content"]["status"], "error", out)
+            self.assertEqual(reply["content"]["ename"], "RunFailed")
+            self.assertRegex(reply["content"]["evalue"], rf"owned-elsewhere is being written by another process: pid {holder.pid} .*nothing was written")
+            self.assertEqual(sorted(os.listdir(run_dir)), ["stepwise.lock"])
+            reply, out = run_cell(self.kc, "1 + 1")
+            self.assertEqual(reply["content"]["status"], "ok", out)
+        finally:
+            holder.stdin.close()
+            holder.wait(timeout=30)
+
+
 class StockTslabDisplayTests(unittest.TestCase):
     """src/display in stock tslab: whole bundles through tslab's own protocol layer."""
 

@@ -109,6 +109,8 @@ for (const backend of ["cpu", "wasm"]) {
       assert.equal(killed.signal, "SIGKILL", `${fault} (${what}) was reached: ${killed.stderr.slice(-400)}`);
       const resumed = stepwise(["run", "--resume", path.join(got, "faults")]);
       assert.equal(resumed.status, 0, `${fault}: resume failed: ${resumed.stderr.slice(-1200)}`);
+      // the killed run's lock (src/run/run-lock.ts) is found dead and taken over, with one line saying so
+      assert.match(resumed.stderr, /^warning: .*faults: took over the lock of pid \d+ .*which is no longer running$/m, fault);
       assertSameRun(got, want, `${backend} ${fault} (${what})`);
     }
   });
