@@ -11,12 +11,7 @@
  *   2. `\boxed{...}`          MATH, braces balanced (`\boxed{\frac{1}{2}}`), also `\fbox{...}`
  *   3. `the answer is ...`    case-insensitive, optional "final", to the end of the sentence
  *
- * Comparison: both sides are normalised (LaTeX `$`, `\text{}`, `\left`/`\right`, spacing commands,
- * `\dfrac`/`\tfrac`, a trailing period, `%`, degree signs and currency signs removed). When both
- * then read as numbers they are compared numerically, so `1,000`, `1000.0`, `$1000` and
- * `1000 dollars` are equal; `\frac{1}{2}`, `1/2` and `0.5` too. A unit must be separated from the
- * number by a space (`5 cm`); `5cm` is compared as text. Otherwise the texts are compared with all
- * whitespace removed.
+ * Comparison of an extracted answer with the reference is grade.ts's (gradeAnswer, answersEqual).
  */
 
 /** The text inside the balanced braces that open at `s[open]` ('{'), or null when unbalanced. */
@@ -78,50 +73,4 @@ export function extractFinalAnswer(response: string): string | null {
     if (a !== "") return a;
   }
   return null;
-}
-
-/** The answer text with formatting that never changes its meaning removed. */
-export function normalizeAnswer(answer: string): string {
-  let s = answer.trim();
-  s = s.replace(/\\text\{([^{}]*)\}/g, "$1").replace(/\\mathrm\{([^{}]*)\}/g, "$1");
-  s = s.replace(/\\left|\\right|\\!|\\,|\\;|\\:|\\ /g, "");
-  s = s.replace(/\\[dt]frac/g, "\\frac");
-  s = s.replace(/\^\s*\{?\\circ\}?|°|\\%|%|\$|€|£|¥/g, "");
-  s = s.replace(/\.\s*$/, "");
-  s = s.replace(/^[a-zA-Z]\s*=\s*/, ""); // "x = 5" -> "5"
-  return s.trim();
-}
-
-const NUMBER = String.raw`[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+`;
-const NUMBER_WITH_UNIT = new RegExp(String.raw`^(${NUMBER})(?:\s+[a-zA-Z][a-zA-Z .]*)?$`);
-
-/** The numeric value of a normalised answer (`1,000`, `-2.5`, `1/2`, `\frac{1}{2}`), or null. */
-export function parseNumeric(answer: string): number | null {
-  const s = normalizeAnswer(answer);
-  const frac = /^([-+]?)\\frac\{([^{}]+)\}\{([^{}]+)\}$/.exec(s) ?? /^([-+]?)\\frac(\d)(\d)$/.exec(s);
-  if (frac) {
-    const [n, d] = [parseNumeric(frac[2]!), parseNumeric(frac[3]!)];
-    if (n === null || d === null || d === 0) return null;
-    return (frac[1] === "-" ? -1 : 1) * (n / d);
-  }
-  const ratio = new RegExp(String.raw`^(${NUMBER})\s*/\s*(${NUMBER})$`).exec(s);
-  if (ratio) {
-    const [n, d] = [Number(ratio[1]!.replace(/,/g, "")), Number(ratio[2]!.replace(/,/g, ""))];
-    return d === 0 ? null : n / d;
-  }
-  const m = NUMBER_WITH_UNIT.exec(s);
-  if (!m) return null;
-  const v = Number(m[1]!.replace(/,/g, ""));
-  return Number.isFinite(v) ? v : null;
-}
-
-/**
- * Whether two answers mean the same (numerically when both are numbers, else as normalised text).
- * @example answersEqual("1,000", "1000.0") // true
- */
-export function answersEqual(a: string, b: string): boolean {
-  const [x, y] = [parseNumeric(a), parseNumeric(b)];
-  if (x !== null && y !== null) return Math.abs(x - y) <= 1e-6 * Math.max(1, Math.abs(x), Math.abs(y));
-  const squash = (s: string) => normalizeAnswer(s).replace(/\s+/g, "");
-  return squash(a) === squash(b);
 }

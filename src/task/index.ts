@@ -15,7 +15,8 @@ export {
 } from "./arithmetic.js";
 export { labelLines, parseLine } from "./arithmetic-lines.js";
 export { JsonlTask, JsonlError, createJsonlTask, type JsonlTaskOptions, type JsonlWarning } from "./jsonl.js";
-export { extractFinalAnswer, answersEqual, normalizeAnswer, parseNumeric } from "./answers.js";
+export { extractFinalAnswer, answerRegion } from "./answers.js";
+export { gradeAnswer, answersEqual, type Verdict } from "./grade.js";
 
 /**
  * The task a plan describes, deterministic from `seed`.

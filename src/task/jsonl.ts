@@ -14,7 +14,8 @@
  */
 import { readFileSync } from "node:fs";
 import type { Problem, Task } from "./types.js";
-import { answersEqual, extractFinalAnswer } from "./answers.js";
+import { extractFinalAnswer } from "./answers.js";
+import { answersEqual } from "./grade.js";
 import { Rng, fnv1a } from "../random.js";
 
 export interface JsonlTaskOptions {
@@ -168,7 +169,7 @@ export class JsonlTask implements Task {
 
   verify(response: string, reference: string): number {
     const a = this.extractAnswer(response);
-    return a !== null && answersEqual(a, reference) ? 1 : 0;
+    return a !== null && answersEqual(reference, a) ? 1 : 0;
   }
 }
 

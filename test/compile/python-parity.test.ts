@@ -49,7 +49,7 @@ test("verifier: Python verdicts equal the arithmetic and JSONL tasks'", { skip }
   const task = createArithmeticTask(defaultArithmeticSettings, 1);
   const jsonl = (response: string, reference: string) => {
     const a = extractFinalAnswer(response);
-    return a !== null && answersEqual(a, reference) ? 1 : 0;
+    return a !== null && answersEqual(reference, a) ? 1 : 0;
   };
   const cases = [
     ...[["3+4=7\nanswer 7", "7"], ["answer 8", "7"], ["answer -2\nanswer 3", "-2"], ["answer 7.0", "7"], ["no answer", "7"], ["  answer   12  ", "12"]].map(([response, reference]) => ({ kind: "arithmetic", response: response!, reference: reference!, want: task.verify(response!, reference!) })),

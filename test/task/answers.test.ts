@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { extractFinalAnswer, answersEqual, parseNumeric } from "../../src/task/answers.js";
+import { extractFinalAnswer } from "../../src/task/answers.js";
+import { answersEqual, gradeAnswer } from "../../src/task/grade.js";
 
 test("extraction: a table of hand-written cases", () => {
   const cases: [string, string | null][] = [
@@ -22,28 +23,36 @@ test("extraction: a table of hand-written cases", () => {
   for (const [text, expected] of cases) assert.equal(extractFinalAnswer(text), expected, JSON.stringify(text));
 });
 
-test("numeric parsing: a table of hand-written cases", () => {
-  const cases: [string, number | null][] = [
-    ["1,000", 1000],
-    ["1000.0", 1000],
-    ["$1,234,567.50", 1234567.5],
-    ["-3", -3],
-    ["18 dollars", 18],
-    ["50%", 50],
-    ["90^\\circ", 90],
-    ["\\frac{3}{4}", 0.75],
-    ["-\\dfrac{1}{2}", -0.5],
-    ["\\frac12", 0.5],
-    ["3/4", 0.75],
-    ["x = 5", 5],
-    ["\\text{5}", 5],
-    [".5", 0.5],
-    ["1,2", null],
-    ["5cm", null],
-    ["abc", null],
-    ["1/0", null],
+test("grading: verdicts by hand, including what is not decided", () => {
+  const cases: [string, string, string][] = [
+    ["1,000", "1000", "equal"],
+    ["1000.0", "1000", "equal"],
+    ["\\$1,234,567.50", "1234567.5", "equal"],
+    ["18 dollars", "18", "equal"],
+    ["50\\%", "50", "equal"],
+    ["50\\%", "0.5", "equal"],
+    ["12.5\\%", "12.5", "different"],
+    ["90^\\circ", "90", "equal"],
+    ["-\\dfrac{1}{2}", "-0.5", "equal"],
+    ["\\frac12", "0.5", "equal"],
+    ["2\\frac{1}{2}", "2.5", "equal"],
+    ["1.5\\times10^{3}", "1500", "equal"],
+    ["\\frac{1}{3}", "0.333333", "equal"],
+    ["\\frac{1}{3}", "0.33", "different"],
+    ["12", "12.0000001", "different"],
+    ["x = 5", "5", "equal"],
+    ["x = 5", "y = 5", "different"],
+    ["\\text{5}", "5", "equal"],
+    ["\\{1, 2\\}", "\\{2, 1\\}", "equal"],
+    ["(1, 2, 3)", "(1, 3, 2)", "different"],
+    ["[1, 2)", "[1, 2]", "different"],
+    ["\\text{Yes}", "yes", "equal"],
+    ["5cm", "5", "undecided"],
+    ["x+1", "1+x", "undecided"],
+    ["1/0", "0", "undecided"],
+    ["", "0", "undecided"],
   ];
-  for (const [text, expected] of cases) assert.equal(parseNumeric(text), expected, JSON.stringify(text));
+  for (const [gold, pred, want] of cases) assert.equal(gradeAnswer(gold, pred), want, `${gold} vs ${pred}`);
 });
 
 test("comparison: a table of hand-written cases", () => {
