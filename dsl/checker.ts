@@ -14,6 +14,7 @@ import {
 } from "./ops.js";
 import type { Block, CallExpr, Expr, Setting, Span } from "./ast.js";
 import { didYouMean, type Diagnostic } from "./diagnostics.js";
+import type { SettingSpec, SettingType, SettingValue } from "./settings.js";
 
 // ---- reporting ----
 
@@ -349,21 +350,7 @@ export function requireAtMost(f: Formula, target: Granularity, span: Span, what:
 
 // ---- settings ----
 
-export type SettingType =
-  | { t: "number"; min?: number; max?: number; minOpen?: boolean; maxOpen?: boolean; int?: boolean }
-  | { t: "bool" }
-  | { t: "word"; words: string[] }
-  | { t: "string" }
-  | { t: "range"; min: number; max?: number }
-  | { t: "sign" }
-  | { t: "expr" }; // left to the caller (probe scorers)
-
-export type SettingValue = number | string | boolean | [number, number] | Expr;
-
-export interface SettingSpec {
-  type: SettingType;
-  doc: string;
-}
+export type { SettingSpec, SettingType, SettingValue } from "./settings.js";
 
 /** A constant: a number (arithmetic folded), a string, or a bare word (`response`, `true`). */
 export function constValue(e: Expr, scope: Scope): number | string | { word: string } | undefined {

@@ -19,6 +19,7 @@ import {
   type Reporter, type Scope, type SettingSpec, type SettingValue,
 } from "./checker.js";
 import * as S from "./schemas.js";
+import { CONFIDENCE_TOKENS, DEFAULT_SEED, DEFAULTS, readInto } from "./settings.js";
 import { isBuiltin } from "./ops.js";
 import { printExpr } from "./print.js";
 import { advantageTerms } from "./terms.js";
@@ -27,31 +28,6 @@ import { ARITHMETIC_PRESETS, type ArithmeticPreset } from "../src/task/arithmeti
 
 export type Purpose = "any" | "advantage" | "run";
 
-/** Defaults, each with its reason; the README's tables quote them. */
-export const DEFAULTS = {
-  seed: 1,
-  /** one step per line: the arithmetic task writes one operation per line */
-  steps: { kind: "split", delimiter: "\n", minTokens: 1, maxSteps: 64 } as SegmentationPlan,
-  /** the reference model for a 2-core machine */
-  gpt: { layers: 4, width: 128, heads: 4, contextLength: 128 },
-  arithmetic: { operandsMin: 2, operandsMax: 4, valueMin: 1, valueMax: 9, operators: "+-*", verbosity: 0.3, slips: 0.1 } as ArithmeticSettings,
-  jsonl: { question: "question", answer: "answer", onError: "skip" as const, heldOut: 100 },
-  /** GRPO (arXiv 2402.03300): eps 0.2, no KL in the loss (Dr. GRPO and SPRO drop it too) */
-  clipped: { kind: "clipped", clip: 0.2, clipHigh: 0.2, kl: 0, entropy: 0, norm: "response", maskTruncated: false } as Extract<ObjectivePlan, { kind: "clipped" }>,
-  /** SPPD (arXiv 2502.13516): beta 0.1, threshold 0.5; gamma 0 is plain Step-DPO */
-  stepDpo: { kind: "step_dpo", beta: 0.1, gamma: 0, marginSign: 1, margin: 0, threshold: 0.5 } as Extract<ObjectivePlan, { kind: "step_dpo" }>,
-  /** value_rollouts 0: Monte Carlo values cost K completions per prefix, so they are asked for */
-  standard: { kind: "standard", temperature: 1, topP: 1, topK: 0, maxTokens: 64, valueRollouts: 0 } as SamplerPlan,
-  /** SPPD samples C = 2 children; K = 64 paths is the paper's, 16 fits a small machine */
-  tree: { kind: "tree", children: 2, paths: 16, temperature: 1, maxTokens: 64, valueRollouts: 0 } as SamplerPlan,
-  sft: { kind: "sft", steps: 300, lr: 3e-3, batch: 32, warmup: 20, onlyCorrect: false } as StagePlan,
-  rl: { kind: "rl", iterations: 50, prompts: 8, group: 8, lr: 5e-4, epochs: 1, minibatch: 64, evalEvery: 10 } as StagePlan,
-  dpo: { kind: "dpo", steps: 100, lr: 1e-4, beta: 0.1, pairs: 16 } as StagePlan,
-  stepDpoStage: { kind: "step_dpo", iterations: 20, prompts: 8, lr: 1e-4 } as StagePlan,
-  eval: { prompts: 64, maxTokens: 64, temperature: 0, samples: 1 },
-  confidenceTokens: 8,
-};
-
 type MethodDecl = Extract<Decl, { kind: "method" }>;
 type Component = Extract<Decl, { kind: "component" }>;
 type Settings = Map<string, { value: SettingValue }>;
@@ -59,11 +35,6 @@ type Settings = Map<string, { value: SettingValue }>;
 const SINGLETONS = new Set(["experiment", "seed", "backend", "advantage", "use", "train", "eval"]);
 const METHOD_BODY = new Set(["let", "advantage", "objective", "sampler"]);
 const TEMPLATE_FIELDS = ["question", "steps", "step", "reference"];
-
-function get<T extends SettingValue>(m: Settings, name: string, dflt: T): T {
-  const v = m.get(name);
-  return v === undefined ? dflt : (v.value as T);
-}
 
 /** `model gpt`, `task jsonl`, …: the second word, checked against the kinds the keyword has. */
 function kindOf(d: Component, kinds: string[], r: Reporter): string | undefined {
@@ -98,18 +69,8 @@ function modelPlan(d: Component, scope: Scope): ModelPlan | undefined {
   noArg(d, r);
   const s = readBlock(d.block, S.MODEL_GPT, scope, `model ${d.type}`);
   if (!kind) return undefined;
-  const config: Partial<ModelConfig> = {
-    family: kind === "gpt" ? "gpt2" : "llama",
-    layers: get(s, "layers", DEFAULTS.gpt.layers),
-    width: get(s, "width", DEFAULTS.gpt.width),
-    heads: get(s, "heads", DEFAULTS.gpt.heads),
-    contextLength: get(s, "context", DEFAULTS.gpt.contextLength),
-  };
-  const opt: [string, keyof ModelConfig][] = [
-    ["kv_heads", "kvHeads"], ["ffn_width", "ffnWidth"], ["norm_eps", "normEps"], ["rope_theta", "ropeTheta"],
-    ["qkv_bias", "qkvBias"], ["tie_embeddings", "tieEmbeddings"], ["seed", "seed"],
-  ];
-  for (const [from, to] of opt) if (s.has(from)) (config as Record<string, unknown>)[to] = s.get(from)!.value;
+  // the settings without a default (kv_heads, …) stay absent: the model's own
+  const config = readInto<Partial<ModelConfig>>(S.MODEL_GPT, s, { family: kind === "gpt" ? "gpt2" : "llama", ...DEFAULTS.gpt });
   if (config.width! % config.heads! !== 0) {
     r.add(s.get("heads")?.setting.value.span ?? d.typeSpan, `width ${config.width} does not divide into ${config.heads} heads`, { hint: "pick heads that divide width, e.g. width 128, heads 4" });
   }
@@ -140,29 +101,23 @@ function taskPlan(d: Component, scope: Scope): TaskPlan | undefined {
     const path = stringArg(d, r, "a path");
     const s = readBlock(d.block, S.TASK_JSONL, scope, "task jsonl");
     if (path === undefined) return undefined;
-    return {
-      kind: "jsonl",
-      path,
-      question: get(s, "question", DEFAULTS.jsonl.question),
-      answer: get(s, "answer", DEFAULTS.jsonl.answer),
-      onError: get(s, "on_error", DEFAULTS.jsonl.onError) as "skip" | "refuse",
-      heldOut: get(s, "held_out", DEFAULTS.jsonl.heldOut),
-      ...(s.has("thinking") ? { thinking: s.get("thinking")!.value === "on" } : {}),
-    };
+    return readInto<Extract<TaskPlan, { kind: "jsonl" }>>(S.TASK_JSONL, s, { kind: "jsonl", path, ...DEFAULTS.jsonl });
   }
   noArg(d, r);
   const s = readBlock(d.block, S.TASK_ARITHMETIC, scope, "task arithmetic");
   if (!kind) return undefined;
   const preset = s.get("preset")?.value as ArithmeticPreset | undefined;
   const a: ArithmeticSettings = preset ? ARITHMETIC_PRESETS[preset] : DEFAULTS.arithmetic;
-  const [operandsMin, operandsMax] = get(s, "operands", [a.operandsMin, a.operandsMax] as [number, number]);
-  const [valueMin, valueMax] = get(s, "values", [a.valueMin, a.valueMax] as [number, number]);
-  const operators = get(s, "operators", a.operators);
+  // `operands` and `values` are ranges: one setting, two plan fields each
+  const v = readInto(S.TASK_ARITHMETIC, s, { operands: [a.operandsMin, a.operandsMax], values: [a.valueMin, a.valueMax], operators: a.operators, verbosity: a.verbosity, slips: a.slips });
+  const [operandsMin, operandsMax] = v.operands;
+  const [valueMin, valueMax] = v.values;
+  const operators = v.operators;
   const bad = [...operators].filter((c) => !"+-*".includes(c));
   if (bad.length > 0 || operators.length === 0) {
     r.add(s.get("operators")!.setting.value.span, `the arithmetic task knows the operators + - *, not ${bad.length ? bad.map((c) => JSON.stringify(c)).join(" ") : "none"}`, { expected: 'e.g. "+-*"' });
   }
-  const settings = { operandsMin, operandsMax, valueMin, valueMax, operators, verbosity: get(s, "verbosity", a.verbosity), slips: get(s, "slips", a.slips) };
+  const settings: ArithmeticSettings = { operandsMin, operandsMax, valueMin, valueMax, operators, verbosity: v.verbosity, slips: v.slips };
   return { kind: "arithmetic", ...(preset ? { preset } : {}), settings };
 }
 
@@ -170,7 +125,7 @@ function stepsPlan(d: Component, scope: Scope): SegmentationPlan | undefined {
   const r = scope.report;
   const kind = kindOf(d, Object.keys(S.COMPONENTS.steps), r);
   const s = readBlock(d.block, S.STEPS, scope, "steps");
-  const common = { minTokens: get(s, "min_tokens", DEFAULTS.steps.minTokens), maxSteps: get(s, "max_steps", DEFAULTS.steps.maxSteps) };
+  const common = readInto(S.STEPS, s, { minTokens: DEFAULTS.steps.minTokens, maxSteps: DEFAULTS.steps.maxSteps });
   if (kind === "split") {
     if (d.arg?.kind === "string" && d.arg.value.length > 0) return { kind: "split", delimiter: d.arg.value, ...common };
     if (d.arg?.kind === "regex") {
@@ -210,23 +165,16 @@ function objectivePlan(d: Component, scope: Scope): ObjectivePlan | undefined {
   noArg(d, r);
   if (kind === "step_dpo") {
     const s = readBlock(d.block, S.OBJECTIVE_STEP_DPO, scope, "objective step_dpo");
-    const o = DEFAULTS.stepDpo;
-    return { kind: "step_dpo", beta: get(s, "beta", o.beta), gamma: get(s, "gamma", o.gamma), marginSign: get(s, "margin_sign", o.marginSign) as 1 | -1, margin: get(s, "margin", o.margin), threshold: get(s, "threshold", o.threshold) };
+    return readInto(S.OBJECTIVE_STEP_DPO, s, DEFAULTS.stepDpo);
   }
   const s = readBlock(d.block, S.OBJECTIVE_CLIPPED, scope, "objective clipped");
   if (!kind) return undefined;
-  const o = DEFAULTS.clipped;
-  const clip = get(s, "clip", o.clip);
+  const { ratio, ...o } = readInto(S.OBJECTIVE_CLIPPED, s, DEFAULTS.clipped);
   return {
-    kind: "clipped",
-    clip,
-    clipHigh: get(s, "clip_high", clip), // clip-higher is off unless set
-    kl: get(s, "kl", o.kl),
-    entropy: get(s, "entropy", o.entropy),
-    norm: get(s, "norm", o.norm) as "response" | "token" | "constant",
-    maskTruncated: get(s, "mask_truncated", o.maskTruncated),
+    ...o,
+    clipHigh: s.has("clip_high") ? o.clipHigh : o.clip, // clip-higher is off unless set
     // absent means per token (the default), so plans of specs that never mention it are unchanged
-    ...(get<string>(s, "ratio", "token") === "sequence" ? { ratio: "sequence" as const } : {}),
+    ...(ratio === "sequence" ? { ratio } : {}),
   };
 }
 
@@ -239,21 +187,15 @@ function samplerPlan(d: Component, scope: Scope, base?: SamplerPlan): SamplerPla
   const r = scope.report;
   const kind = kindOf(d, Object.keys(S.COMPONENTS.sampler), r);
   noArg(d, r);
-  // the settings both kinds share
-  const shared = (s: Settings, t: SamplerPlan) => ({
-    temperature: get(s, "temperature", t.temperature),
-    maxTokens: get(s, "max_tokens", t.maxTokens),
-    valueRollouts: get(s, "value_rollouts", t.valueRollouts ?? 0),
-  });
   if (kind === "tree") {
     const s = readBlock(d.block, S.SAMPLER_TREE, scope, "sampler tree");
-    const t = (base?.kind === "tree" ? base : DEFAULTS.tree) as Extract<SamplerPlan, { kind: "tree" }>;
-    return { kind: "tree", children: get(s, "children", t.children), paths: get(s, "paths", t.paths), ...shared(s, t) };
+    return readInto(S.SAMPLER_TREE, s, base?.kind === "tree" ? { ...DEFAULTS.tree, ...base } : DEFAULTS.tree);
   }
   const s = readBlock(d.block, S.SAMPLER_STANDARD, scope, "sampler standard");
   if (!kind) return undefined;
-  const t = (base?.kind === "standard" ? base : DEFAULTS.standard) as Extract<SamplerPlan, { kind: "standard" }>;
-  return { kind: "standard", topP: get(s, "top_p", t.topP), topK: get(s, "top_k", t.topK), ...shared(s, t) };
+  const v = readInto(S.SAMPLER_STANDARD, s, base?.kind === "standard" ? { ...DEFAULTS.standard, ...base } : DEFAULTS.standard);
+  // the field order compiled plans have always had for a sampler block (a resume compares plan.json as text)
+  return { kind: "standard", topP: v.topP, topK: v.topK, temperature: v.temperature, maxTokens: v.maxTokens, valueRollouts: v.valueRollouts };
 }
 
 // ---- probes ----
@@ -261,7 +203,7 @@ function samplerPlan(d: Component, scope: Scope, base?: SamplerPlan): SamplerPla
 function scorerPlan(e: Expr, scope: Scope): ScorerPlan | undefined {
   const r = scope.report;
   const usage = 'yes_no(" Yes", " No"), likelihood(reference) or confidence';
-  if (e.kind === "name" && e.name === "confidence") return { kind: "confidence", tokens: DEFAULTS.confidenceTokens };
+  if (e.kind === "name" && e.name === "confidence") return { kind: "confidence", tokens: CONFIDENCE_TOKENS };
   if (e.kind === "call" && e.modifiers.length === 0) {
     if (e.fn === "yes_no" && e.args.length === 2 && e.args.every((a) => a.kind === "str" && a.value.length > 0)) {
       return { kind: "yes_no", yes: (e.args[0] as { value: string }).value, no: (e.args[1] as { value: string }).value };
@@ -448,7 +390,7 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
       continue;
     }
     const s = readBlock(st.block, schema, scope, `the ${st.name} stage`);
-    const stage = stagePlan(st.name, s);
+    const stage = stagePlan(st.name as StagePlan["kind"], s);
     train.push(stage);
     const hasAdvantage = !!advantage || (!advantageOk || !methodOk);
     if (stage.kind === "rl" && !hasAdvantage && objective?.kind !== "step_dpo") bag.add(st.nameSpan, "the rl stage needs an advantage", { hint: "declare `advantage = …` or `use grpo` (or another method)" });
@@ -497,7 +439,7 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
   const backend = (first.get("backend") as { name: string } | undefined)?.name as ExperimentPlan["backend"];
   return {
     name,
-    seed: seedDecl?.value ?? DEFAULTS.seed,
+    seed: seedDecl?.value ?? DEFAULT_SEED,
     ...(backend ? { backend } : {}),
     ...(model ? { model } : {}),
     ...(tokenizer ? { tokenizer } : {}),
@@ -512,12 +454,7 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
     ...(sampler ? { sampler } : {}),
     ...(method ? { method } : {}),
     train,
-    eval: {
-      prompts: get(es, "prompts", DEFAULTS.eval.prompts),
-      maxTokens: get(es, "max_tokens", DEFAULTS.eval.maxTokens),
-      temperature: get(es, "temperature", DEFAULTS.eval.temperature),
-      samples: get(es, "samples", DEFAULTS.eval.samples),
-    },
+    eval: readInto(S.EVAL, es, DEFAULTS.eval),
     track,
   };
 }
@@ -531,13 +468,8 @@ function declLevel(d: Extract<Decl, { kind: "reward" | "let" }>, bag: Reporter):
   return undefined;
 }
 
-function stagePlan(name: string, s: Settings): StagePlan {
-  const D = { sft: DEFAULTS.sft, rl: DEFAULTS.rl, dpo: DEFAULTS.dpo, step_dpo: DEFAULTS.stepDpoStage } as Record<string, StagePlan>;
-  const d = D[name] as Record<string, unknown>;
-  const out: Record<string, unknown> = { ...d };
-  const camel = (k: string) => k.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
-  for (const [k, v] of s) out[camel(k)] = v.value;
-  return out as unknown as StagePlan;
+function stagePlan(name: StagePlan["kind"], s: Settings): StagePlan {
+  return readInto<StagePlan>(S.STAGES[name]!, s, DEFAULTS.stages[name]);
 }
 
 /** A method definition's own rules: unique parameters, a body of lets and advantage/objective/sampler. */

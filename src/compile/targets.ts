@@ -5,6 +5,7 @@
  */
 import type { ExperimentPlan, StagePlan } from "../../dsl/plan.js";
 import { refsOf } from "../../dsl/refs.js";
+import { effectiveClipped, effectiveStandard, stageOrDefaults } from "../../dsl/settings.js";
 
 export { refsOf };
 
@@ -41,14 +42,14 @@ export function refusals(plan: ExperimentPlan, target: Target): string[] {
   return out;
 }
 
+/** The plan's rl stage (or the schema's defaults, dsl/settings.ts). */
 export function rlStage(plan: ExperimentPlan): Rl {
-  const rl = plan.train.find((s): s is Rl => s.kind === "rl");
-  return rl ?? { kind: "rl", iterations: 50, prompts: 8, group: 8, lr: 5e-4, epochs: 1, minibatch: 64, evalEvery: 10 };
+  return stageOrDefaults(plan, "rl");
 }
 
+/** The plan's clipped objective with the schema's defaults where it says nothing. */
 export function clippedObjective(plan: ExperimentPlan): Clipped {
-  const o = plan.objective;
-  return o?.kind === "clipped" ? o : { kind: "clipped", clip: 0.2, clipHigh: 0.2, kl: 0, entropy: 0, norm: "response", maskTruncated: false };
+  return effectiveClipped(plan);
 }
 
 /**
@@ -69,7 +70,7 @@ export function divisorAtMost(n: number, cap: number): number {
 export function grpoConfig(plan: ExperimentPlan): Record<string, number | string | boolean> {
   const rl = rlStage(plan);
   const o = clippedObjective(plan);
-  const s = plan.sampler?.kind === "standard" ? plan.sampler : { temperature: 1, topP: 1, topK: 0, maxTokens: 64 };
+  const s = effectiveStandard(plan);
   const rows = rl.prompts * rl.group; // one generation batch: `prompts` prompts × G responses
   const perDevice = divisorAtMost(rows, rl.minibatch);
   const stepsPerGeneration = rows / perDevice;

@@ -5,7 +5,8 @@
  *   -> a metrics row (TRL names), step records and the replayable rollout batch.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { ExperimentPlan, ObjectivePlan, SamplerPlan } from "../../dsl/plan.js";
+import type { ExperimentPlan } from "../../dsl/plan.js";
+import { effectiveClipped, effectiveStandard } from "../../dsl/settings.js";
 import type { Transformer } from "../model/transformer.js";
 import type { Problem } from "../task/types.js";
 import type { TrainContext } from "../train/context.js";
@@ -36,24 +37,6 @@ export interface RlIterationResult {
   /** the per-token advantages the update used, per response */
   advantages: number[][];
 }
-
-export const DEFAULT_CLIPPED: Extract<ObjectivePlan, { kind: "clipped" }> = {
-  kind: "clipped",
-  clip: 0.2,
-  clipHigh: 0.2,
-  kl: 0,
-  entropy: 0,
-  norm: "response",
-  maskTruncated: false,
-};
-
-export const DEFAULT_SAMPLER: Extract<SamplerPlan, { kind: "standard" }> = {
-  kind: "standard",
-  temperature: 1,
-  topP: 1,
-  topK: 0,
-  maxTokens: 96,
-};
 
 /**
  * Token advantages as computed from a batch by the plan's formulas: per response, unpadded; and,
@@ -90,8 +73,9 @@ export async function rlIteration(
 ): Promise<RlIterationResult> {
   const t0 = performance.now();
   const plan = opts.plan;
-  const sampler = plan.sampler?.kind === "standard" ? plan.sampler : DEFAULT_SAMPLER;
-  const objective = plan.objective?.kind === "clipped" ? plan.objective : DEFAULT_CLIPPED;
+  // the plan's sampler and objective with the schema's defaults (dsl/settings.ts) where it has none
+  const sampler = effectiveStandard(plan);
+  const objective = effectiveClipped(plan);
 
   // 1) rollouts
   const ro = await collectRollouts(ctx, reference, problems, { group: opts.group, sampler, probes: plan.probes, seed: opts.seed });

@@ -9,11 +9,11 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ExperimentPlan, StagePlan } from "../../dsl/plan.js";
+import { effectiveStandard, effectiveStepDpo, effectiveTree } from "../../dsl/settings.js";
 import type { Transformer } from "../model/transformer.js";
 import { stepDpoLoss } from "../rl/objectives.js";
 import { leafResponses, pairLogprobs, stepPairs, type StepPair } from "../rl/pairs.js";
 import { sampleTree, treeSampledTokens } from "../rl/tree.js";
-import { DEFAULT_SAMPLER } from "../rl/iteration.js";
 import { sampleGroups } from "../rl/rollout.js";
 import type { Problem } from "../task/types.js";
 import type { TrainContext } from "../train/context.js";
@@ -54,7 +54,7 @@ export function pairUpdate(
 
 /** Samples `group` responses per problem (src/rl/rollout.ts); returns them with their verifier outcomes. */
 function verifiedGroups(ctx: TrainContext, problems: Problem[], group: number, seed: number, plan: ExperimentPlan) {
-  const sampler = plan.sampler?.kind === "standard" ? plan.sampler : DEFAULT_SAMPLER;
+  const sampler = effectiveStandard(plan); // a tree sampler's plan samples these with the standard defaults
   const { prompts, results } = sampleGroups(ctx, problems, group, sampler, seed);
   return problems.map((p, g) => ({
     problem: p,
@@ -121,8 +121,8 @@ export async function runStepDpoStage(
   seed: number,
   lr: number,
 ): Promise<{ row: MetricsFields }> {
-  const objective = plan.objective?.kind === "step_dpo" ? plan.objective : { kind: "step_dpo" as const, beta: 0.1, gamma: 0, marginSign: 1 as const, margin: 0, threshold: 0.5 };
-  const sampler = plan.sampler?.kind === "tree" ? plan.sampler : { kind: "tree" as const, children: 2, paths: 8, temperature: 1, maxTokens: 96 };
+  const objective = effectiveStepDpo(plan);
+  const sampler = effectiveTree(plan);
   const problems = ctx.task.train(stage.prompts, step * stage.prompts);
   const delimiter = plan.steps.kind === "split" ? plan.steps.delimiter : "\n";
   const t0 = performance.now();
@@ -141,7 +141,7 @@ export async function runStepDpoStage(
       delimiter,
       verify: (text, ref) => ctx.task.verify(text, ref),
       seed,
-      valueRollouts: sampler.valueRollouts ?? 0,
+      valueRollouts: sampler.valueRollouts,
     },
   );
   const sampleSeconds = (performance.now() - t0) / 1000;
@@ -160,9 +160,9 @@ export async function runStepDpoStage(
     "tree/tokens_sampled": trees.reduce((a, t) => a + treeSampledTokens(t), 0),
     "time/sampling_s": sampleSeconds,
     learning_rate: lr,
-    ...((sampler.valueRollouts ?? 0) > 0 ? { [METRIC.valueTokens]: trees.reduce((a, t) => a + (t.valueTokens ?? 0), 0) } : {}),
+    ...(sampler.valueRollouts > 0 ? { [METRIC.valueTokens]: trees.reduce((a, t) => a + (t.valueTokens ?? 0), 0) } : {}),
   };
   if (pairs.length === 0) return { row: base };
-  const res = pairUpdate(ctx, reference, optimizer, pairs, { beta: objective.beta, gamma: objective.gamma, marginSign: objective.marginSign, margin: objective.margin ?? 0, lr });
+  const res = pairUpdate(ctx, reference, optimizer, pairs, { beta: objective.beta, gamma: objective.gamma, marginSign: objective.marginSign, margin: objective.margin, lr });
   return { row: { ...base, loss: res.loss, grad_norm: res.gradNorm, "rewards/margin": res.margin } };
 }

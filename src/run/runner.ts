@@ -33,6 +33,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ExperimentPlan } from "../../dsl/plan.js";
 import { experimentNameProblem } from "../../dsl/experiment-name.js";
+import { effectiveEval } from "../../dsl/settings.js";
 import { initBackend } from "../backend/index.js";
 import { loadCheckpoint, recoverCheckpoints, saveCheckpoint } from "../model/checkpoint.js";
 import type { Transformer } from "../model/transformer.js";
@@ -377,7 +378,8 @@ class Run {
     const t = this.trained();
     const { plan } = this;
     this.emit({ type: "stage", stage: `eval after ${after}`, total: t.heldOut.length });
-    const r = await evaluate(t.ctx, t.heldOut, { maxTokens: plan.eval.maxTokens, temperature: plan.eval.temperature, samples: plan.eval.samples, seed: plan.seed });
+    const e = effectiveEval(plan); // temperature and samples defaulted as the compiler does (dsl/settings.ts)
+    const r = await evaluate(t.ctx, t.heldOut, { maxTokens: e.maxTokens, temperature: e.temperature, samples: e.samples, seed: plan.seed });
     const row: MetricsRow = {
       stage: "eval",
       stage_index: stageIndex,
@@ -389,7 +391,7 @@ class Run {
       mean_steps: r.mean_steps,
       redundant_step_frac: r.redundant_step_frac ?? undefined,
       greedy_accuracy: r.greedy_accuracy,
-      decoding: (plan.eval.temperature ?? 0) > 0 ? `sampled T=${plan.eval.temperature} x${plan.eval.samples ?? 1}` : "greedy",
+      decoding: e.temperature > 0 ? `sampled T=${e.temperature} x${e.samples}` : "greedy",
     };
     this.store.appendMetrics(row);
     this.evals.push(row);

@@ -12,7 +12,9 @@ import { collectRollouts } from "../../src/rl/rollout.js";
 import { validateBatch } from "../../src/rl/batch-validate.js";
 import { clippedPolicyLoss } from "../../src/rl/objectives.js";
 import { updatePolicy } from "../../src/rl/policy-update.js";
-import { DEFAULT_CLIPPED } from "../../src/rl/iteration.js";
+import { DEFAULTS } from "../../dsl/settings.js";
+
+const DEFAULT_CLIPPED = DEFAULTS.clipped;
 import { AdamW } from "../../src/train/optimizer.js";
 import { responseGrid, tokensTensor } from "../../src/train/sequences.js";
 import type { TrainContext } from "../../src/train/context.js";
