@@ -320,7 +320,7 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
       declared = target;
     } else if (f && d.kind === "let") {
       if (!level || requireAtMost(f, level, d.formula.span, `let \`${d.name}\``, scope)) lets.push({ name: d.name, formula: f });
-      declared = level ? (LEVELS.indexOf(f.level) > LEVELS.indexOf(level) ? level : level) : f.level;
+      declared = level ?? f.level; // a declared level is the name's level (a coarser formula broadcasts up to it)
     }
     if (declared) scope.names.set(d.name, { level: declared, kind: d.kind, span: d.nameSpan });
     else scope.broken.add(d.name); // its uses are not reported again
@@ -435,6 +435,7 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
   if (bag.errorCount > 0 || !steps) return undefined;
   // a name from the file name (no `experiment` line) is made a valid one
   const name = experiment?.name ?? (spec.file.replace(/^.*[\\/]/, "").replace(/\.sw$/, "").replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 100) || "experiment");
+  const terms = advantage && advantageExpr ? advantageTerms(advantageExpr, advantage) : undefined;
   const seedDecl = first.get("seed") as { value: number } | undefined;
   const backend = (first.get("backend") as { name: string } | undefined)?.name as ExperimentPlan["backend"];
   return {
@@ -449,7 +450,7 @@ export function compileSpec(ctx: CompileContext): ExperimentPlan | undefined {
     rewards,
     lets,
     ...(advantage ? { advantage } : {}),
-    ...(advantage && advantageExpr && advantageTerms(advantageExpr, advantage) ? { advantageTerms: advantageTerms(advantageExpr, advantage) } : {}),
+    ...(terms ? { advantageTerms: terms } : {}),
     ...(objective ? { objective } : {}),
     ...(sampler ? { sampler } : {}),
     ...(method ? { method } : {}),
