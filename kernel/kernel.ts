@@ -8,7 +8,7 @@ import type { Message, Publisher } from "./protocol/index.js";
 import type { KernelHandler } from "./protocol/server.js";
 import { createStepwiseExecutor, type StepwiseExecutor } from "./executor.js";
 import { beginCell, endCell, interruptCell, InterruptedError } from "../src/run/interrupt.js";
-import { type CompileFn, diagnosticsError, isDslCell, loadCompiler, parseMagic, specSource } from "./dsl-cell.js";
+import { type CompileFn, diagnosticsError, isDslCell, loadCompiler, MAGIC_HELP, parseMagic, specSource, unboundValue } from "./dsl-cell.js";
 import { planSummaryBundle } from "./plan-summary.js";
 import { runPlanInCell } from "./run-cell.js";
 import type { RunPlanFn } from "../src/display/live-run.js";
@@ -54,13 +54,6 @@ interface JupyterError {
   traceback: string[];
 }
 
-/** The message of a runner's result that says "failed", else undefined. */
-function runFailure(result: unknown): string | undefined {
-  if (typeof result !== "object" || result === null || (result as { status?: unknown }).status !== "failed") return undefined;
-  const message = (result as { message?: unknown }).message;
-  return typeof message === "string" ? message : "the run failed";
-}
-
 class CellError extends Error {
   constructor(readonly jupyter: JupyterError) {
     super(jupyter.evalue);
@@ -88,6 +81,8 @@ export function toJupyterError(e: unknown): JupyterError {
       const evalue = e instanceof InterruptedError && e.message !== "interrupted" ? e.message : "cell interrupted";
       return { ename: "InterruptedError", evalue, traceback: [`InterruptedError: ${evalue}`] };
     }
+    // a refused or failed run (src/run/rerun.ts), a variable a failed cell left unbound: the message says it all
+    if (e.name === "RunError" || e.name === "UnboundError") return { ename: e.name, evalue: e.message, traceback: [`${e.name}: ${e.message}`] };
     return { ename: e.name || "Error", evalue: e.message, traceback: cleanStack(e.stack ?? `${e.name}: ${e.message}`, e.name || "Error") };
   }
   const s = utilInspect(e);
@@ -223,31 +218,58 @@ export class StepwiseKernel implements KernelHandler {
     return { status: "ok", execution_count: count, payload: [], user_expressions: {} };
   }
 
+  /**
+   * A `%%stepwise` cell. Whatever stops it (a compile error, a refused or failed run, an
+   * interrupt before the run stopped) leaves its variables saying so (unboundValue), never what an
+   * earlier run of the cell bound: later cells must not read a run this cell did not make.
+   */
   private async runDsl(code: string, signal: AbortSignal): Promise<void> {
     const cmd = parseMagic(code.split("\n", 1)[0]!);
+    if (cmd.help) {
+      this.io?.publish("stream", { name: "stdout", text: MAGIC_HELP });
+      return;
+    }
     const compile = this.deps.compile ?? (await loadCompiler());
     const { plan, diagnostics } = compile(specSource(code), { file: "cell", purpose: "any" });
-    if (!plan || diagnostics.length > 0) throw new CellError(diagnosticsError(diagnostics));
+    if (!plan || diagnostics.length > 0) {
+      const err = diagnosticsError(diagnostics);
+      await this.unbind(cmd.planVar, `the %%stepwise cell that binds it did not compile (${err.evalue})`);
+      if (cmd.run) await this.unbind(cmd.runVar, "the %%stepwise run cell that binds it did not compile");
+      throw new CellError(err);
+    }
     await this.exec.bind(cmd.planVar, plan, "any");
     this.io?.publish("display_data", { data: toWire(planSummaryBundle(plan, cmd.planVar)), metadata: {}, transient: {} });
-    if (cmd.run) {
-      const running = runPlanInCell(plan, signal, specSource(code).slice(1), this.deps.runPlan);
-      running.catch(() => {}); // observed below; never an unhandled rejection
-      const aborted = new Promise<"aborted">((done) => signal.addEventListener("abort", () => done("aborted"), { once: true }));
-      const first = await Promise.race([running, aborted]);
-      if (first !== "aborted") {
-        await this.exec.bind(cmd.runVar, first, "any");
-        // a run that failed or was refused (another process writes its directory) is the cell's error
-        const failed = runFailure(first);
-        if (failed !== undefined) throw new CellError({ ename: "RunFailed", evalue: failed, traceback: [`RunFailed: ${failed}`] });
-        return;
-      }
-      // Interrupted: the runner stops at its next safe point and writes its checkpoint; give it
-      // a moment so the checkpoint is on disk and the result bound before the next cell.
-      const settled = await Promise.race([running.then((r) => ({ r }), () => null), sleep(RUN_STOP_GRACE_MS).then(() => null)]);
-      if (settled) await this.exec.bind(cmd.runVar, settled.r, "any");
-      const status = settled && typeof settled.r === "object" && settled.r ? (settled.r as { message?: string }).message : undefined;
-      throw new InterruptedError(status ?? "run interrupted");
+    if (!cmd.run) return;
+    const running = runPlanInCell(plan, signal, specSource(code).slice(1), this.deps.runPlan, cmd.options);
+    running.catch(() => {}); // observed below; never an unhandled rejection
+    const aborted = new Promise<"aborted">((done) => signal.addEventListener("abort", () => done("aborted"), { once: true }));
+    let first: Awaited<typeof running> | "aborted";
+    try {
+      first = await Promise.race([running, aborted]);
+    } catch (e) {
+      const err = toJupyterError(e);
+      await this.unbind(cmd.runVar, `the %%stepwise run cell that binds it failed (${err.ename}: ${err.evalue.split("\n")[0]})`);
+      throw new CellError(err);
+    }
+    if (first !== "aborted") {
+      await this.exec.bind(cmd.runVar, first, "any");
+      return;
+    }
+    // Interrupted: the runner stops at its next safe point and writes its checkpoint; give it
+    // a moment so the checkpoint is on disk and the result bound before the next cell.
+    const settled = await Promise.race([running.then((r) => ({ r }), () => null), sleep(RUN_STOP_GRACE_MS).then(() => null)]);
+    if (settled) await this.exec.bind(cmd.runVar, settled.r, "any");
+    else await this.unbind(cmd.runVar, `the %%stepwise run cell that binds it was interrupted and its run had not stopped within ${RUN_STOP_GRACE_MS / 1000} s`);
+    const status = settled && typeof settled.r === "object" && settled.r ? (settled.r as { message?: string }).message : undefined;
+    throw new InterruptedError(status ?? "run interrupted");
+  }
+
+  /** Binds `name` to a value that says why it is not bound (a failure to bind is logged, never the cell's error). */
+  private async unbind(name: string, why: string): Promise<void> {
+    try {
+      await this.exec.bind(name, unboundValue(name, why), "any");
+    } catch (e) {
+      kernelLog(`could not unbind ${name}: ${String(e)}`);
     }
   }
 
@@ -282,7 +304,7 @@ export class StepwiseKernel implements KernelHandler {
     // `{` for its closing brace; any other cell magic is not ours.
     if (isDslCell(code)) {
       const { source } = dslView(code);
-      if (source.trim() === "") return { status: "incomplete", indent: "" };
+      if (source.trim() === "") return /^\S+.*\s(--help|-h)\b/.test(code.split("\n", 1)[0]!.trim()) ? { status: "complete" } : { status: "incomplete", indent: "" };
       const { specIsComplete } = await import("../dsl/assist.js");
       const r = specIsComplete(source);
       return r.complete ? { status: "complete" } : { status: "incomplete", indent: r.indent };

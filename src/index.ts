@@ -15,7 +15,9 @@ export type * from "../dsl/plan.js";
 export { runPlan, summarise } from "./run/runner.js";
 // `run` shows a live view of the run in a notebook (src/display/live-run.ts) and is `runPlan` elsewhere
 export { LiveRunView, liveRun, liveRun as run } from "./display/live-run.js";
-export type { LiveRunOptions, LiveRunViewOptions, RunPlanFn } from "./display/live-run.js";
+export type { LiveRunOptions, LiveRunResult, LiveRunViewOptions, RunPlanFn } from "./display/live-run.js";
+export { RunError } from "./run/rerun.js";
+export type { RerunOptions } from "./run/rerun.js";
 export type { RunOptions, RunResult } from "./run/runner.js";
 export { RunStore } from "./run/store.js";
 export type { MetricsRow, RunEvent, RunInfo, StepRecord } from "./run/types.js";

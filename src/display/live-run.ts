@@ -13,8 +13,10 @@
 import type { ExperimentPlan } from "../../dsl/plan.js";
 import type { ChartSpec } from "../analytics/charts.js";
 import { currentAbortSignal } from "../run/interrupt.js";
+import { CALL_SPELLING, decideRerun, type OptionSpelling, type RerunOptions, refusalMessage, RunError } from "../run/rerun.js";
 import type { RunOptions, RunResult } from "../run/runner.js";
-import { advantageTermMetric, METRIC, type MetricsRow, type RunEvent, type StepRecord } from "../run/types.js";
+import { RunStore } from "../run/store.js";
+import { advantageTermMetric, METRIC, type MetricsRow, type RunEvent, type RunInfo, type StepRecord } from "../run/types.js";
 import { chartTitle, escapeHtml, rowsTableBundle } from "./bundles.js";
 import { display, kernelKind, updateDisplay } from "./display.js";
 import { CHART_INTERVAL_MS, type Clock, PROGRESS_INTERVAL_MS, realClock, throttle, type Throttled } from "./throttle.js";
@@ -30,6 +32,8 @@ export interface LiveRunViewOptions {
   renderChart?: (spec: ChartSpec) => Promise<string>;
   /** the source text of each term of the advantage (the plan's `advantageTerms`): shown with its rms */
   advantageTerms?: string[];
+  /** a line under the head: where the run came from when it is not a fresh one (shown, continued) */
+  banner?: string;
 }
 
 /**
@@ -146,6 +150,27 @@ export class LiveRunView {
     while (this.rendering) await this.rendering;
   }
 
+  /**
+   * A finished run from its records (metrics.jsonl, steps.jsonl), as its live view ended: the
+   * last training stage's bar full, the latest rows, the charts drawn by `finish`.
+   */
+  showRecorded(rows: MetricsRow[], steps: StepRecord[]): void {
+    this.rows.push(...rows);
+    this.steps.push(...steps);
+    const trained = rows.filter((r) => r.stage !== "eval");
+    const last = trained.at(-1);
+    if (last) {
+      this.stage = last.stage;
+      this.done = this.total = trained.filter((r) => r.stage_index === last.stage_index && r.stage === last.stage).length;
+      this.metrics = latestRow(last);
+    }
+    const lastEval = rows.filter((r) => r.stage === "eval").at(-1);
+    if (lastEval) for (const [k, v] of Object.entries(latestRow(lastEval))) this.metrics[`eval/${k}`] = v;
+    this.status = "finished";
+    this.chartsDirty = trained.length > 0;
+    this.progress.push(undefined);
+  }
+
   /** The rows (metrics.jsonl) and step records (steps.jsonl) the events carried so far. */
   data(): { rows: MetricsRow[]; steps: StepRecord[] } {
     return { rows: this.rows, steps: this.steps };
@@ -199,9 +224,10 @@ export class LiveRunView {
     const charts = this.chartTitles.length ? `\n[charts: ${this.chartTitles.join("; ")}]` : "";
     const terms = this.termsLine();
     const warnings = this.warnings.map((w) => `warning: ${w}`);
+    const banner = this.options.banner;
     return {
-      "text/html": `<div><b>${escapeHtml(head)}</b><br>${bar}${warnings.map((w) => `<div>${escapeHtml(w)}</div>`).join("")}${terms ? `<div>${escapeHtml(terms)}</div>` : ""}${table["text/html"] as string}${this.chartsHtml}</div>`,
-      "text/plain": `${head}\n${textBar}\n${warnings.map((w) => `${w}\n`).join("")}${terms ? `${terms}\n` : ""}${table["text/plain"] as string}${charts}`,
+      "text/html": `<div><b>${escapeHtml(head)}</b><br>${banner ? `<div>${escapeHtml(banner)}</div>` : ""}${bar}${warnings.map((w) => `<div>${escapeHtml(w)}</div>`).join("")}${terms ? `<div>${escapeHtml(terms)}</div>` : ""}${table["text/html"] as string}${this.chartsHtml}</div>`,
+      "text/plain": `${head}\n${textBar}\n${banner ? `${banner}\n` : ""}${warnings.map((w) => `${w}\n`).join("")}${terms ? `${terms}\n` : ""}${table["text/plain"] as string}${charts}`,
     };
   }
 
@@ -222,43 +248,85 @@ export class LiveRunView {
   }
 }
 
-/** Options of `liveRun`: the runner's, plus whether to show the live view. */
-export interface LiveRunOptions extends RunOptions {
+/** Options of `liveRun`: the runner's, what a re-run does (src/run/rerun.ts), and whether to show the live view. */
+export interface LiveRunOptions extends RunOptions, RerunOptions {
   /** show the live view (default: when running in a kernel, i.e. `kernelKind() !== "none"`) */
   display?: boolean;
   /** options of the view (charts on/off, clock) */
   view?: LiveRunViewOptions;
   /** the runner (default src/run/runner.ts runPlan; the kernel's tests give a stand-in) */
   runner?: RunPlanFn;
+  /** how a refusal names the options (default `sw.run`'s; the `%%stepwise run` cell gives its flags) */
+  spelling?: OptionSpelling;
 }
+
+/** The runner's result, and how this call got it. */
+export type LiveRunResult = RunResult & {
+  /** trained: a fresh run (or one overwritten); continued: an unfinished run resumed; recorded: a finished run shown from its records */
+  origin: "trained" | "continued" | "recorded";
+};
 
 /** A runner: src/run/runner.ts runPlan, or a stand-in with its contract (module comment). */
 export type RunPlanFn = (plan: ExperimentPlan, opts: RunOptions) => Promise<RunResult>;
 
 /**
  * `sw.run` / `sw.liveRun`: runs a plan with `runPlan` (src/run/runner.ts) and, in a notebook
- * (Stepwise kernel or stock tslab), shows one live display of it; outside a kernel it is
- * `runPlan`. The cell's interrupt stops the run at its next safe point with a checkpoint (the
- * runner's `signal` defaults to the cell's, src/run/interrupt.ts).
+ * (Stepwise kernel or stock tslab), shows one live display of it. It can be run again, as a
+ * notebook cell is (src/run/rerun.ts): with the same plan, a finished run is shown from its
+ * records without training and an unfinished one continues from its checkpoint; a run of another
+ * plan in the directory is refused unless `overwrite` (replace it) or `suffix` (keep both;
+ * the run is then `<name>-<suffix>`); `resume` insists on continuing. A refusal or a failed run
+ * throws a RunError (`sw.runPlan` returns the failed result instead), so the cell fails and no
+ * later cell reads a run this one did not make. The cell's interrupt stops the run at its next
+ * safe point with a checkpoint (the runner's `signal` defaults to the cell's,
+ * src/run/interrupt.ts); the interrupted result is returned.
  * @example
  *   const result = await sw.run(plan, { out: "runs" });   // in a TypeScript cell
  *   const tables = await sw.loadRun(result.dir);
  */
-export async function liveRun(plan: ExperimentPlan, opts: LiveRunOptions = {}): Promise<RunResult> {
-  const { display: show = kernelKind() !== "none", view: viewOptions, runner, ...runOptions } = opts;
+export async function liveRun(plan: ExperimentPlan, opts: LiveRunOptions = {}): Promise<LiveRunResult> {
+  const { display: show = kernelKind() !== "none", view: viewOptions, runner, spelling, suffix, ...runOptions } = opts;
+  const decision = decideRerun(plan, { ...runOptions, suffix });
+  if (decision.action === "refuse") throw new RunError(refusalMessage(decision.refusal, spelling ?? CALL_SPELLING));
+  if (decision.action === "show") return showRecordedRun(decision.plan, decision.dir, decision.info, show, viewOptions);
+
+  const continuing = decision.action === "continue";
   const runPlan = runner ?? (await import("../run/runner.js")).runPlan;
   const signal = runOptions.signal ?? currentAbortSignal();
-  if (!show) return (await runPlan(plan, { ...runOptions, signal, onEvent: (e) => runOptions.onEvent?.(e) })) as RunResult;
-  const view = new LiveRunView(plan.name, { ...(plan.advantageTerms ? { advantageTerms: plan.advantageTerms } : {}), ...viewOptions });
-  const onEvent = (e: RunEvent): void => {
-    view.onEvent(e);
-    runOptions.onEvent?.(e);
-  };
-  try {
-    return (await runPlan(plan, { ...runOptions, signal, onEvent })) as RunResult;
-  } finally {
-    await view.finish();
+  // the runner gets the directory decided here (a suffix renamed the plan; a stand-in runner may ignore it)
+  const options: RunOptions = { ...runOptions, dir: decision.dir, resume: continuing, overwrite: decision.action === "start" && decision.overwrite, signal };
+  const origin = continuing ? "continued" : "trained";
+  let result: RunResult;
+  if (!show) {
+    result = await runPlan(decision.plan, { ...options, onEvent: (e) => runOptions.onEvent?.(e) });
+  } else {
+    const banner = continuing ? `continuing the ${decision.info.status} run in ${decision.dir} from its last checkpoint (same spec)` : undefined;
+    const view = new LiveRunView(decision.plan.name, { ...(plan.advantageTerms ? { advantageTerms: plan.advantageTerms } : {}), ...(banner ? { banner } : {}), ...viewOptions });
+    const onEvent = (e: RunEvent): void => {
+      view.onEvent(e);
+      runOptions.onEvent?.(e);
+    };
+    try {
+      result = await runPlan(decision.plan, { ...options, onEvent });
+    } finally {
+      await view.finish();
+    }
   }
+  if (result.status === "failed") throw new RunError(`run ${decision.plan.name} failed: ${result.message ?? "(no message)"}`, result);
+  return { ...result, origin };
+}
+
+/** A finished run of the same plan: its records as the result, and its live view as it ended. */
+async function showRecordedRun(plan: ExperimentPlan, dir: string, info: RunInfo, show: boolean, viewOptions: LiveRunViewOptions | undefined): Promise<LiveRunResult> {
+  const store = new RunStore(dir);
+  const rows = store.readMetrics();
+  const result: LiveRunResult = { dir, status: "finished", evals: rows.filter((r) => r.stage === "eval"), backend: info.backend, origin: "recorded" };
+  if (!show) return result;
+  const banner = `shown from ${dir}: a finished run of this same spec (not trained again)`;
+  const view = new LiveRunView(plan.name, { ...(plan.advantageTerms ? { advantageTerms: plan.advantageTerms } : {}), banner, ...viewOptions });
+  view.showRecorded(rows, store.readSteps());
+  await view.finish();
+  return result;
 }
 
 /**

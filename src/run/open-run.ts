@@ -7,6 +7,7 @@
 import type { ExperimentPlan } from "../../dsl/plan.js";
 import { experimentNameProblem } from "../../dsl/experiment-name.js";
 import { missingForRun } from "./build.js";
+import { planDifference } from "./plan-match.js";
 import { holdsRun, runDirFor } from "./run-dir.js";
 import { RunStore } from "./store.js";
 import type { RunInfo, RunOverrides } from "./types.js";
@@ -75,8 +76,9 @@ function resumeCheck(store: RunStore, plan: ExperimentPlan): { recorded: RunInfo
     } catch (e) {
       return { refused: (e as Error).message, dir };
     }
-    if (JSON.stringify({ ...stored, name: "" }) !== JSON.stringify({ ...plan, name: "" })) {
-      return { refused: `${store.file("plan.json")}: the spec differs from the one this run was started with; resume with the run's own spec (${store.file("spec.sw")}) or start a new run`, dir };
+    const difference = planDifference(stored, plan);
+    if (difference !== null) {
+      return { refused: `${store.file("plan.json")}: the spec differs from the one this run was started with (${difference}); resume with the run's own spec (${store.file("spec.sw")}) or start a new run`, dir };
     }
   }
   return { recorded };

@@ -121,6 +121,10 @@ export class RunStore {
     return this.readLines("metrics.jsonl") as MetricsRow[];
   }
 
+  readSteps(): StepRecord[] {
+    return this.readLines("steps.jsonl") as unknown as StepRecord[];
+  }
+
   private readLines(name: string): Record<string, unknown>[] {
     if (!this.exists(name)) return [];
     const file = this.file(name);

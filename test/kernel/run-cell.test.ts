@@ -19,7 +19,7 @@ test("a run cell's runner gets the plan, the signal and an event sink that drive
     return { dir: "d", status: "finished", evals: [], backend: "cpu" };
   };
   try {
-    assert.deepEqual(await runPlanInCell(plan!, controller.signal, undefined, runner), { dir: "d", status: "finished", evals: [], backend: "cpu" });
+    assert.deepEqual(await runPlanInCell(plan!, controller.signal, undefined, runner), { dir: "d", status: "finished", evals: [], backend: "cpu", origin: "trained" });
   } finally {
     registerSink(null);
   }
