@@ -280,7 +280,8 @@ class DslCellTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.run_dir = tempfile.mkdtemp(prefix="stepwise-kernel-run-")
-        cls.km, cls.kc = start({"STEPWISE_TEST_RUN_DIR": cls.run_dir}, kernel_name="stepwise-fakes")
+        # in a folder of its own: a run cell reads runs/<name> there before running (src/run/rerun.ts)
+        cls.km, cls.kc = start({"STEPWISE_TEST_RUN_DIR": cls.run_dir}, kernel_name="stepwise-fakes", cwd=cls.run_dir)
 
     @classmethod
     def tearDownClass(cls):
@@ -547,14 +548,131 @@ class RealRunnerTests(unittest.TestCase):
             cell = TINY_RUN.replace('"interrupt-me"', '"owned-elsewhere"')
             reply, out = run_cell(self.kc, cell, timeout=120)
             self.assertEqual(reply["content"]["status"], "error", out)
-            self.assertEqual(reply["content"]["ename"], "RunFailed")
+            self.assertEqual(reply["content"]["ename"], "RunError")
             self.assertRegex(reply["content"]["evalue"], rf"owned-elsewhere is being written by another process: pid {holder.pid} .*nothing was written")
             self.assertEqual(sorted(os.listdir(run_dir)), ["stepwise.lock"])
+            # the cell made no run: `run` says so instead of holding an earlier cell's
+            reply, out = run_cell(self.kc, "run.dir")
+            self.assertEqual(of_type(out, "error")[0]["content"]["ename"], "UnboundError")
             reply, out = run_cell(self.kc, "1 + 1")
             self.assertEqual(reply["content"]["status"], "ok", out)
         finally:
             holder.stdin.close()
             holder.wait(timeout=30)
+
+
+RERUN_SPEC = """%%stepwise run{flags}
+experiment "rerun-me"
+seed 3
+model gpt {{ layers 1, width 32, heads 2, context 64 }}
+tokenizer chars
+task arithmetic {{ operands 2..2, values 1..9, operators "+-" }}
+steps split "\\n"
+use grpo
+train {{
+  sft {{ steps {steps}, lr 3e-3, batch 8 }}
+}}
+eval {{ prompts 4, max_tokens 24 }}
+"""
+
+
+@unittest.skipUnless(os.path.exists(os.path.join(REPO, "dsl", "index.ts")), "dsl/index.ts (the DSL compiler) does not exist yet")
+class RerunTests(unittest.TestCase):
+    """A %%stepwise run cell run again, with the real compiler and runner (src/run/rerun.ts): the
+    same spec shows its finished run, a changed one is refused in the cell's own options and
+    leaves `run` unbound, --suffix and --overwrite get past; the options have a help and a
+    did-you-mean."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cwd = tempfile.mkdtemp(prefix="stepwise-kernel-rerun-")
+        cls.km, cls.kc = start(cwd=cls.cwd)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kc.stop_channels()
+        cls.km.shutdown_kernel()
+
+    def value(self, code):
+        reply, out = run_cell(self.kc, code, timeout=60)
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        return of_type(out, "execute_result")[0]["content"]["data"]["text/plain"]
+
+    def last_view(self, out):
+        return (of_type(out, "update_display_data") or of_type(out, "display_data"))[-1]["content"]["data"]["text/plain"]
+
+    def test_run_again(self):
+        run_dir = os.path.join(self.cwd, "runs", "rerun-me")
+        reply, out = run_cell(self.kc, RERUN_SPEC.format(flags="", steps=6), timeout=180)
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        self.assertEqual(self.value("run.origin"), "'trained'")
+        with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+            metrics = f.read()
+
+        # the same spec, its text laid out differently: the finished run, shown, not trained again
+        spaced = RERUN_SPEC.format(flags="", steps=6).replace("seed 3\n", "seed   3    # the same seed\n\n")
+        t0 = time.time()
+        reply, out = run_cell(self.kc, spaced, timeout=60)
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        self.assertLess(time.time() - t0, 30)
+        view = self.last_view(out)
+        self.assertRegex(view, r"^rerun-me · sft 6/6 · finished\n")
+        self.assertIn("a finished run of this same spec (not trained again)", view)
+        self.assertEqual(self.value("run.origin"), "'recorded'")
+        with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+            self.assertEqual(f.read(), metrics)
+
+        # a changed spec: refused in the cell's words; `run` no longer reads the old run
+        reply, out = run_cell(self.kc, RERUN_SPEC.format(flags="", steps=7), timeout=60)
+        self.assertEqual(reply["content"]["status"], "error")
+        [err] = of_type(out, "error")
+        self.assertEqual(err["content"]["ename"], "RunError")
+        evalue = err["content"]["evalue"]
+        self.assertIn("holds a run of a different spec (train[0].steps: 6 in the run, 7 in this spec)", evalue)
+        self.assertIn("Add `--overwrite` to the `%%stepwise run` line", evalue)
+        self.assertIn("`--suffix NAME` to keep both", evalue)
+        self.assertEqual(err["content"]["traceback"], [f"RunError: {evalue}"])
+        reply, out = run_cell(self.kc, "run.dir")
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertEqual(of_type(out, "error")[0]["content"]["ename"], "UnboundError")
+        self.assertIn("`run` is not bound: the %%stepwise run cell that binds it failed (RunError:", of_type(out, "error")[0]["content"]["evalue"])
+        self.assertEqual(self.value("plan.train[0].steps"), "7")  # the plan is the cell's own
+        with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+            self.assertEqual(f.read(), metrics)
+
+        # --suffix keeps both; --overwrite replaces
+        reply, out = run_cell(self.kc, RERUN_SPEC.format(flags=" --suffix seven", steps=7), timeout=180)
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        self.assertEqual(self.value("run.dir"), repr(run_dir + "-seven"))
+        reply, out = run_cell(self.kc, RERUN_SPEC.format(flags=" --overwrite", steps=7), timeout=180)
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        self.assertEqual(self.value("[run.origin, run.dir]"), f"[ 'trained', {run_dir!r} ]")
+        with open(os.path.join(run_dir, "plan.json")) as f:
+            self.assertEqual(json.load(f)["train"][0]["steps"], 7)
+
+        # sw.run in a TypeScript cell: the same rules, in sw.run's words
+        reply, out = run_cell(self.kc, 'import * as sw from "stepwise";\nconst again = await sw.run({ ...plan, seed: 4 });', timeout=60)
+        self.assertEqual(reply["content"]["status"], "error")
+        [err] = of_type(out, "error")
+        self.assertEqual(err["content"]["ename"], "RunError")
+        self.assertIn("Add `overwrite: true` to sw.run's options", err["content"]["evalue"])
+
+    def test_compile_error_unbinds(self):
+        reply, _ = run_cell(self.kc, '%%stepwise run broken\nexperiment "broken"\nseed "x"\n', timeout=60)
+        self.assertEqual(reply["content"]["status"], "error")
+        for var in ["broken", "brokenRun"]:
+            reply, out = run_cell(self.kc, f"{var}.name")
+            self.assertEqual(of_type(out, "error")[0]["content"]["ename"], "UnboundError", var)
+
+    def test_help_and_unknown_option(self):
+        reply, out = run_cell(self.kc, "%%stepwise --help")
+        self.assertEqual(reply["content"]["status"], "ok", out)
+        text = "".join(m["content"]["text"] for m in of_type(out, "stream"))
+        for flag in ["--overwrite", "--resume", "--suffix NAME"]:
+            self.assertIn(flag, text)
+        reply, out = run_cell(self.kc, "%%stepwise run --overwirte\nexperiment x\n")
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertIn("unknown option --overwirte; did you mean --overwrite?", of_type(out, "error")[0]["content"]["evalue"])
 
 
 class StockTslabDisplayTests(unittest.TestCase):
