@@ -312,7 +312,8 @@ export async function liveRun(plan: ExperimentPlan, opts: LiveRunOptions = {}): 
       await view.finish();
     }
   }
-  if (result.status === "failed") throw new RunError(`run ${decision.plan.name} failed: ${result.message ?? "(no message)"}`, result);
+  // the runner's message names the run directory and what went wrong (or who else writes it)
+  if (result.status === "failed") throw new RunError(result.message ?? `${decision.dir}: the run failed`, result);
   return { ...result, origin };
 }
 
