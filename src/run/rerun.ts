@@ -46,7 +46,8 @@ export type RerunDecision =
   | { action: "refuse"; refusal: RerunRefusal };
 
 export type RerunRefusal =
-  | { kind: "changed"; dir: string; difference: string }
+  /** `of`: the plan differs, or the overrides (iterations, backend, checkpointEvery) the run was started with */
+  | { kind: "changed"; dir: string; difference: string; of: "spec" | "options" }
   | { kind: "unreadable"; dir: string; problem: string }
   | { kind: "nothing-to-resume"; dir: string }
   | { kind: "conflict"; problem: string };
@@ -103,8 +104,10 @@ export function decideRerun(planIn: ExperimentPlan, opts: RerunOptions): RerunDe
 
   const recorded = readRecord(store);
   if ("problem" in recorded) return refuse({ kind: "unreadable", dir, problem: recorded.problem });
-  const difference = planDifference(recorded.plan, plan) ?? overridesDifference(recorded.info?.options, opts, Boolean(opts.resume));
-  if (difference !== null) return refuse({ kind: "changed", dir, difference });
+  const planDiff = planDifference(recorded.plan, plan);
+  if (planDiff !== null) return refuse({ kind: "changed", dir, difference: planDiff, of: "spec" });
+  const optionsDiff = overridesDifference(recorded.info?.options, opts, Boolean(opts.resume));
+  if (optionsDiff !== null) return refuse({ kind: "changed", dir, difference: optionsDiff, of: "options" });
   // plan.json without run.json: a start of this very plan cut before it wrote run.json
   if (!recorded.info) return { action: "start", plan, dir, overwrite: true };
   if (recorded.info.status === "finished") return { action: "show", plan, dir, info: recorded.info };
@@ -142,9 +145,9 @@ export function refusalMessage(r: RerunRefusal, spell: OptionSpelling): string {
   switch (r.kind) {
     case "changed":
       return (
-        `${r.dir} holds a run of a different spec (${r.difference}). ` +
+        `${r.dir} holds a run ${r.of === "spec" ? "of a different spec" : "started with other options"} (${r.difference}). ` +
         `Add ${spell.overwrite} ${spell.where} to delete that run and train this spec, or ${spell.suffix("NAME")} to keep both ` +
-        `(this one then runs in ${r.dir}-NAME); or put back the spec that run was made with (${r.dir}/spec.sw).`
+        `(this one then runs in ${r.dir}-NAME); or ${r.of === "spec" ? `put back the spec that run was made with (${r.dir}/spec.sw)` : "give the options that run was started with"}.`
       );
     case "unreadable":
       return `${r.dir} holds a run that cannot be compared with this spec (${r.problem}). Add ${spell.overwrite} ${spell.where} to delete it and start again, or ${spell.suffix("NAME")} to run in ${r.dir}-NAME.`;

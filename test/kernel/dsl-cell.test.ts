@@ -39,7 +39,7 @@ test("the run options: sw.run's, as flags; unknown ones get a did-you-mean", () 
 test("the help lists every run option; a refusal in the cell names the cell's options, not the command line's", () => {
   for (const flag of ["--overwrite", "--resume", "--suffix NAME", "--help"]) assert.ok(MAGIC_HELP.includes(flag), flag);
   assert.match(MAGIC_HELP, /sw\.run\(plan, \{ overwrite: true \}\), \{ resume: true \}, \{ suffix: "NAME" \}/);
-  const changed = refusalMessage({ kind: "changed", dir: "/nb/runs/q", difference: "seed: 7 in the run, 8 in this spec" }, MAGIC_SPELLING);
+  const changed = refusalMessage({ kind: "changed", dir: "/nb/runs/q", difference: "seed: 7 in the run, 8 in this spec", of: "spec" }, MAGIC_SPELLING);
   assert.equal(
     changed,
     "/nb/runs/q holds a run of a different spec (seed: 7 in the run, 8 in this spec). Add `--overwrite` to the `%%stepwise run` line to delete that run and train this spec, " +

@@ -125,7 +125,7 @@ test("run again after an interrupt or a failure: the run continues from its chec
   assert.deepEqual([after.origin, after.status], ["continued", "finished"]);
   assert.deepEqual(rows(after.dir).filter((r) => r.stage === "rl").map((r) => r.iteration), [0, 1, 2]);
   // the overrides are part of the run: another checkpointEvery is another run
-  await assert.rejects(liveRun(failing, { out }), /checkpointEvery: 1 in the run, not given now/);
+  await assert.rejects(liveRun(failing, { out }), /holds a run started with other options \(checkpointEvery: 1 in the run, not given now\)\. .*or give the options that run was started with\.$/);
 });
 
 test("resume insists on a run; overwrite and resume together, a suffix with dir, a bad suffix: refused before anything is written", () => {

@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { compile } from "../../dsl/index.js";
 import { loadRun } from "../../src/analytics/tables.js";
 import { liveRun } from "../../src/display/live-run.js";
+import { RunError } from "../../src/run/rerun.js";
 import { DirLockedError, LOCK_FILE, lockDir, processStartTime } from "../../src/run/run-lock.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -129,12 +130,16 @@ test("a live run's directory: a second run, --resume, --overwrite, export, repor
     const report = stepwise(["report", dir]);
     assert.equal(report.status, 1, report.stderr);
     assert.match(report.stderr, new RegExp(`pid ${owner.pid} `));
-    // the library path (sw.run, and through it %%stepwise run): a failed result, no throw
+    // the library path (sw.run, and through it %%stepwise run): a RunError with the refusal, the runner's failed result attached
     const { plan } = compile(SPEC, { file: specFile, purpose: "run" });
     const events: string[] = [];
-    const lib = await liveRun(plan!, { out, display: false, backend: "cpu", onEvent: (e) => events.push(e.type) });
-    assert.equal(lib.status, "failed");
-    assert.match(lib.message!, refusedWith);
+    // (the same run as the owner's, its options too: sw.run would continue it, and the lock refuses)
+    await assert.rejects(liveRun(plan!, { out, display: false, backend: "cpu", checkpointEvery: 2, onEvent: (e) => events.push(e.type) }), (e: unknown) => {
+      assert.ok(e instanceof RunError);
+      assert.match(e.message, refusedWith);
+      assert.equal((e.result as { status: string }).status, "failed");
+      return true;
+    });
     assert.deepEqual(events, ["failed"]);
     assert.deepEqual(snapshot(dir), before, "no file of the run was touched by the refused writers");
   } finally {
